@@ -1,0 +1,102 @@
+"""The `mlinfra` command. Thin: each command or group lives in its own module over a library call.
+
+`mlinfra --help` must import neither pulumi nor a cloud SDK: command modules import heavy
+libraries inside their functions, never at module level.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+from typing import Annotated, Callable
+
+import typer
+
+from components.errors import MlinfraError
+
+app = typer.Typer(
+    name="mlinfra",
+    help="Describe an ML service once; plan, check and deploy it on AWS, GCP or Azure.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Single commands: (module, function, command name).
+COMMANDS: list[tuple[str, str, str]] = [
+    ("cli.plan", "plan", "plan"),
+    ("cli.validate", "validate", "validate"),
+    ("cli.serve", "serve", "serve"),
+    ("cli.drift", "drift", "drift"),
+]
+# Command groups: (module holding `app = typer.Typer()`, group name).
+GROUPS: list[tuple[str, str]] = [
+    ("cli.model", "model"),
+    ("cli.appimage", "app"),
+]
+
+_state = {"debug": False}
+
+
+def _guarded(fn: Callable) -> Callable:
+    """Turn a user-caused error into its one-line message and documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MlinfraError as err:
+            if _state["debug"]:
+                raise
+            from cli.output import err_console
+
+            err_console.print(f"[bold red]error:[/] {err.message}", soft_wrap=True, markup=True)
+            raise typer.Exit(err.exit_code) from None
+
+    return wrapper
+
+
+def _import(module: str):
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:  # a command module that has not landed must not break the rest
+        if exc.name == module:
+            return None
+        raise
+
+
+def _register() -> None:
+    for module, attr, name in COMMANDS:
+        mod = _import(module)
+        if mod is not None:
+            app.command(name=name)(_guarded(getattr(mod, attr)))
+    for module, name in GROUPS:
+        mod = _import(module)
+        if mod is None:
+            continue
+        for info in mod.app.registered_commands:
+            info.callback = _guarded(info.callback)
+        app.add_typer(mod.app, name=name)
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False) -> None:
+    _state["debug"] = debug
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app()
+    except Exception as exc:  # a bug, not a user error: say so in one line unless --debug
+        if "--debug" in sys.argv[1:]:
+            raise
+        from cli.output import err_console
+
+        err_console.print(
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            markup=False, soft_wrap=True,
+        )
+        sys.exit(1)

@@ -1,0 +1,15 @@
+"""Terminal output: rich for people, one JSON document on stdout for tools."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def emit_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")

@@ -1,0 +1,70 @@
+"""S3 storage tiers: private, KMS-encrypted, versioned, TLS-only, data prefixes aging to archive."""
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from components.providers.base import BuildContext, StorageOutputs
+
+# Tier -> S3 storage class. Glacier Instant Retrieval keeps cold data readable in milliseconds.
+WARM, COLD, ARCHIVE = "STANDARD_IA", "GLACIER_IR", "DEEP_ARCHIVE"
+
+
+def lifecycle_rules(ctx: BuildContext) -> list[dict]:
+    st = ctx.spec.service.storage
+    rules: list[dict] = []
+    for prefix in st.tiered_prefixes:
+        rules.append({
+            "id": f"tier-{prefix.rstrip('/')}",
+            "status": "Enabled",
+            "filter": {"prefix": prefix},
+            "transitions": [
+                {"days": st.warm_after_days, "storage_class": WARM},
+                {"days": st.cold_after_days, "storage_class": COLD},
+                {"days": st.archive_after_days, "storage_class": ARCHIVE},
+            ],
+        })
+    rules.append({
+        "id": "expire-old-versions",
+        "status": "Enabled",
+        "filter": {"prefix": ""},
+        "noncurrent_version_expiration": {"noncurrent_days": st.noncurrent_expire_days},
+        "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+    })
+    return rules
+
+
+def build_storage(provider, parent: pulumi.Resource, ctx: BuildContext) -> StorageOutputs:
+    p = ctx.prefix
+    opts = pulumi.ResourceOptions(parent=parent)
+    st = ctx.spec.service.storage
+    bucket = aws.s3.Bucket(f"{p}-data", bucket=provider.bucket_name(ctx), force_destroy=st.force_destroy,
+                           tags=ctx.tags, opts=opts)
+    dep = pulumi.ResourceOptions(parent=parent, depends_on=[bucket])
+    aws.s3.BucketPublicAccessBlock(f"{p}-data-public-access", bucket=bucket.id, block_public_acls=True,
+                                   block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
+                                   opts=dep)
+    aws.s3.BucketOwnershipControls(f"{p}-data-ownership", bucket=bucket.id,
+                                   rule={"object_ownership": "BucketOwnerEnforced"}, opts=dep)
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{p}-data-encryption", bucket=bucket.id,
+        rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}, "bucket_key_enabled": True}],
+        opts=dep)
+    versioning = aws.s3.BucketVersioning(f"{p}-data-versioning", bucket=bucket.id,
+                                         versioning_configuration={"status": "Enabled"}, opts=dep)
+    aws.s3.BucketLifecycleConfiguration(f"{p}-data-lifecycle", bucket=bucket.id, rules=lifecycle_rules(ctx),
+                                        opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]))
+    aws.s3.BucketPolicy(
+        f"{p}-data-tls-only", bucket=bucket.id,
+        policy=bucket.arn.apply(lambda arn: json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [arn, f"{arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }],
+        })),
+        opts=dep)
+    return StorageOutputs(bucket=bucket.bucket, url=pulumi.Output.concat("s3://", bucket.bucket), resource_id=bucket.arn)

@@ -1,0 +1,224 @@
+"""The contract every cloud fulfils, the capability vocabulary, and the provider registry.
+
+A provider turns the cloud-neutral spec into one cloud's resources. It is looked up by name
+through `get_provider("gcp")`, which imports the cloud's module on first use, so commands
+that never touch a cloud never pay for its SDK. The list of clouds is `PROVIDERS`' keys.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol
+
+from components.errors import ConfigError, UnsupportedFeature
+
+if TYPE_CHECKING:  # pulumi is only needed when resources are built
+    import pulumi
+
+    from components.spec import EnvironmentSpec
+
+# cloud name -> "module:Class". Adding a cloud is one line here plus its folder.
+PROVIDERS: dict[str, str] = {
+    "aws": "components.providers.aws.provider:AwsProvider",
+    "gcp": "components.providers.gcp.provider:GcpProvider",
+    "azure": "components.providers.azure.provider:AzureProvider",
+}
+
+
+def cloud_names() -> tuple[str, ...]:
+    return tuple(PROVIDERS)
+
+
+_instances: dict[str, "CloudProvider"] = {}
+
+
+def get_provider(cloud: str) -> "CloudProvider":
+    if cloud not in PROVIDERS:
+        raise ConfigError(f"mlinfra:cloud: {cloud!r} is not a supported cloud; allowed: {', '.join(PROVIDERS)}")
+    if cloud not in _instances:
+        module, cls = PROVIDERS[cloud].split(":")
+        _instances[cloud] = getattr(importlib.import_module(module), cls)()
+    return _instances[cloud]
+
+
+class Feature(str, Enum):
+    """What a spec can ask of a cloud. Providers declare the ones they cannot do, with the reason."""
+
+    SERVERLESS = "serverless serving"
+    VM_SERVING = "VM serving"
+    SERVERLESS_SCALE_TO_ZERO = "serverless scale to zero (serving.min_instances: 0)"
+    VM_SCALE_TO_ZERO = "VM scale to zero (serving.min_instances: 0 with serving.mode: vm)"
+    INTERNAL_INGRESS = "internal ingress (serving.ingress: internal)"
+    CUSTOM_DOMAIN = "custom domain (serving.domain)"
+    GPU_TRAINING = "GPU training (training.enabled)"
+    SPOT_TRAINING = "spot training machines (training.spot)"
+    SHARED_FILESYSTEM = "shared training filesystem (training.shared_filesystem)"
+    ALERTS = "alerts (alerts.enabled)"
+    BUDGET = "budget (budget.monthly_usd)"
+
+
+def required_features(spec: "EnvironmentSpec") -> set[Feature]:
+    """What this spec asks for, independent of any cloud."""
+    svc = spec.service
+    need: set[Feature] = set()
+    vm = svc.serving.mode == "vm"
+    need.add(Feature.VM_SERVING if vm else Feature.SERVERLESS)
+    if svc.serving.min_instances == 0:
+        need.add(Feature.VM_SCALE_TO_ZERO if vm else Feature.SERVERLESS_SCALE_TO_ZERO)
+    if svc.serving.ingress == "internal":
+        need.add(Feature.INTERNAL_INGRESS)
+    if svc.serving.domain:
+        need.add(Feature.CUSTOM_DOMAIN)
+    if svc.training.enabled:
+        need.add(Feature.GPU_TRAINING)
+        if svc.training.spot:
+            need.add(Feature.SPOT_TRAINING)
+        if svc.training.shared_filesystem:
+            need.add(Feature.SHARED_FILESYSTEM)
+    if svc.alerts.enabled:
+        need.add(Feature.ALERTS)
+    if svc.budget.monthly_usd is not None:
+        need.add(Feature.BUDGET)
+    return need
+
+
+# The config key that asks for each feature, so a refusal names what to change.
+FEATURE_KEYS: dict[Feature, str] = {
+    Feature.SERVERLESS: "mlinfra:service.serving.mode",
+    Feature.VM_SERVING: "mlinfra:service.serving.mode",
+    Feature.SERVERLESS_SCALE_TO_ZERO: "mlinfra:service.serving.min_instances",
+    Feature.VM_SCALE_TO_ZERO: "mlinfra:service.serving.min_instances",
+    Feature.INTERNAL_INGRESS: "mlinfra:service.serving.ingress",
+    Feature.CUSTOM_DOMAIN: "mlinfra:service.serving.domain",
+    Feature.GPU_TRAINING: "mlinfra:service.training.enabled",
+    Feature.SPOT_TRAINING: "mlinfra:service.training.spot",
+    Feature.SHARED_FILESYSTEM: "mlinfra:service.training.shared_filesystem",
+    Feature.ALERTS: "mlinfra:service.alerts.enabled",
+    Feature.BUDGET: "mlinfra:service.budget.monthly_usd",
+}
+
+
+@dataclass
+class BuildContext:
+    """What the parts of one service share while they are built, in build order."""
+
+    spec: "EnvironmentSpec"
+    provider: "CloudProvider"
+    tags: dict[str, str]  # already in the cloud's own tag / label rules
+    base: Any = None  # provider.foundation(): e.g. Azure's resource group
+    storage: Optional["StorageOutputs"] = None
+    registry: Optional["RegistryOutputs"] = None
+    image: Any = None  # str | pulumi.Output[str]: the image reference serving runs
+    serving: Optional["ServingOutputs"] = None
+    training: Optional["TrainingOutputs"] = None
+    monitoring: Optional["MonitoringOutputs"] = None
+    # Cloud-private shared resources created on first need (e.g. one VPC for serving and training).
+    shared: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        """`<service>-<env>`: the stem of every resource name."""
+        return f"{self.spec.service.name}-{self.spec.env}"
+
+
+@dataclass
+class StorageOutputs:
+    bucket: Any  # Output[str]: the bucket / container name
+    url: Any  # Output[str]: s3://…, gs://…, az://account/container
+    resource_id: Any  # Output[str]: ARN / bucket name / storage account id, for IAM scoping
+
+
+@dataclass
+class RegistryOutputs:
+    url: Any  # Output[str]: repository to push to, e.g. 1234.dkr.ecr.eu-west-1.amazonaws.com/digits-dev
+    server: Any  # Output[str]: registry host for docker login
+    resource_id: Any  # Output[str]: ARN / repository id / registry id, for IAM scoping
+    username: Any = None  # Output[str]: push credentials (secrets), used only by the image build
+    password: Any = None
+
+
+@dataclass
+class ServingOutputs:
+    url: Any  # Output[str]: the endpoint URL
+    identity: Any  # Output[str]: the identity the service runs as (role ARN / SA e-mail / principal id)
+
+
+@dataclass
+class TrainingOutputs:
+    template: Any  # Output[str]: launch template id / instance template / scale set id
+    machine_type: str
+    identity: Any
+
+
+@dataclass
+class MonitoringOutputs:
+    notification_target: Any  # Output[str]: SNS topic ARN / notification channel / action group id
+
+
+@dataclass
+class BudgetOutputs:
+    budget: Any  # Output[str]
+
+
+class CloudProvider(Protocol):
+    """One cloud. Builders create resources with `ResourceOptions(parent=parent)` and return outputs."""
+
+    name: str
+    display_name: str
+    default_region: str
+    regions: frozenset[str]
+
+    def unsupported(self) -> Mapping[Feature, str]:
+        """Features this cloud cannot provide, each with the reason a user will read."""
+
+    def check(self, spec: "EnvironmentSpec") -> None:
+        """Raise ConfigError / UnsupportedFeature for anything this cloud cannot build, before any resource."""
+
+    def tags(self, tags: Mapping[str, str]) -> dict[str, str]:
+        """The tags rewritten to this cloud's tag / label rules."""
+
+    def foundation(self, parent: "pulumi.Resource", name: str, ctx: BuildContext) -> Any: ...
+    def storage(self, parent: "pulumi.Resource", name: str, ctx: BuildContext) -> StorageOutputs: ...
+    def registry(self, parent: "pulumi.Resource", name: str, ctx: BuildContext) -> RegistryOutputs: ...
+    def serving(self, parent: "pulumi.Resource", name: str, ctx: BuildContext) -> ServingOutputs: ...
+    def training(self, parent: "pulumi.Resource", name: str, ctx: BuildContext) -> TrainingOutputs: ...
+    def monitoring(self, parent: "pulumi.Resource", name: str, ctx: BuildContext) -> MonitoringOutputs: ...
+    def budget(self, parent: "pulumi.Resource", name: str, ctx: BuildContext) -> BudgetOutputs: ...
+
+
+class BaseProvider:
+    """Shared behaviour: region and capability checks. Subclasses set the class attributes."""
+
+    name: str = ""
+    display_name: str = ""
+    default_region: str = ""
+    regions: frozenset[str] = frozenset()
+    UNSUPPORTED: Mapping[Feature, str] = {}
+
+    def unsupported(self) -> Mapping[Feature, str]:
+        return self.UNSUPPORTED
+
+    def check_region(self, region: str, key: str) -> None:
+        if region not in self.regions:
+            close = difflib.get_close_matches(region, sorted(self.regions), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else f"; e.g. {self.default_region}"
+            raise ConfigError(f"{key}: {region!r} is not a {self.display_name} region{hint}")
+
+    def check(self, spec: "EnvironmentSpec") -> None:
+        self.check_region(spec.region, f"mlinfra:regions.{self.name}")
+        refused = self.unsupported()
+        for feature in sorted(required_features(spec), key=lambda f: f.name):
+            if feature in refused:
+                raise UnsupportedFeature(
+                    f"{FEATURE_KEYS[feature]}: {self.display_name} cannot provide {feature.value}: {refused[feature]}"
+                )
+        self.check_names(spec)
+        self.check_cloud_specific(spec)
+
+    def check_names(self, spec: "EnvironmentSpec") -> None:
+        """Raise ConfigError when a derived resource name cannot fit this cloud's limits."""
+
+    def check_cloud_specific(self, spec: "EnvironmentSpec") -> None:
+        """Other per-cloud validation (sizes, accelerators in region...)."""

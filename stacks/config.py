@@ -1,0 +1,241 @@
+"""Pulumi.<env>.yaml -> EnvironmentSpec, with errors a person can act on.
+
+The `mlinfra:` namespace of a stack's config holds:
+
+    mlinfra:cloud      the environment's own cloud (aws | gcp | azure)
+    mlinfra:regions    {cloud: region}; a cloud without one uses its provider's default region
+    mlinfra:tags       extra tags for every resource
+    mlinfra:service    the ServiceSpec (components/spec.py)
+    mlinfra:overrides  {cloud: partial ServiceSpec} merged over `service` on that cloud only
+    mlinfra:env        the environment name when the stack is not named after it (dev-aws, pr-42)
+    mlinfra:preview    set on preview stacks: {source, ttl_hours, expires_at}
+
+Other namespaces (`aws:`, `gcp:`, `azure-native:`) belong to the cloud providers and pass through.
+Every error names the key path as `pulumi config` spells it (`mlinfra:service.storage.warm_after_days`).
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from components.errors import ConfigError
+from components.providers.base import cloud_names, get_provider
+from components.spec import EnvironmentSpec, PreviewSpec, ServiceSpec
+
+NAMESPACE = "mlinfra"
+KNOWN_KEYS = ("cloud", "env", "regions", "tags", "service", "overrides", "preview")
+
+
+@dataclass(frozen=True)
+class RawConfig:
+    """The `mlinfra:` values of one config source, keyed without the namespace."""
+
+    values: Mapping[str, Any]
+    source: str = "config"
+    passthrough: Mapping[str, Any] = field(default_factory=dict)  # other namespaces, untouched
+
+    @property
+    def home_cloud(self) -> str:
+        return str(self.values.get("cloud", ""))
+
+
+def find_project_dir(start: Optional[Path] = None) -> Path:
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    raise ConfigError(f"no Pulumi.yaml in {here} or any folder above it; run from an mlinfra project or pass --project-dir")
+
+
+def env_file(project_dir: Path, env: str) -> Path:
+    path = project_dir / f"Pulumi.{env}.yaml"
+    if not path.is_file():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        raise ConfigError(f"--env {env}: no {path.name} in {project_dir}; environments here: {', '.join(known) or 'none'}")
+    return path
+
+
+def builtin_envs(project_dir: Path) -> list[str]:
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+
+
+def load_file(path: Path) -> RawConfig:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path.name}: not valid YAML{where}: {problem}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
+        raise ConfigError(f"{path.name}: expected a mapping with a 'config:' section")
+    return from_pairs(doc.get("config") or {}, source=path.name)
+
+
+def from_pairs(pairs: Mapping[str, Any], source: str = "config") -> RawConfig:
+    """Split `namespace:key` pairs (as in a stack file or pulumi.Config) into ours and the rest."""
+    ours: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for key, value in pairs.items():
+        namespace, _, name = str(key).partition(":")
+        if namespace != NAMESPACE:
+            rest[key] = value
+            continue
+        if name not in KNOWN_KEYS:
+            close = difflib.get_close_matches(name, KNOWN_KEYS, n=1)
+            hint = f"; did you mean {NAMESPACE}:{close[0]}?" if close else f"; known keys: {', '.join(KNOWN_KEYS)}"
+            raise ConfigError(f"{key}: unknown key{hint}")
+        ours[name] = _decode(value)
+    return RawConfig(values=ours, source=source, passthrough=rest)
+
+
+def _decode(value: Any) -> Any:
+    # pulumi.Config hands structured values over as JSON strings; stack files as YAML objects.
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = _merge(base.get(key), value) if key in base else copy.deepcopy(value)
+        return out
+    return copy.deepcopy(over)
+
+
+def _has_path(tree: Any, path: tuple) -> bool:
+    for part in path:
+        if not isinstance(tree, dict) or part not in tree:
+            return False
+        tree = tree[part]
+    return True
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> Optional[type[BaseModel]]:
+    for part in loc:
+        info = model.model_fields.get(str(part))
+        ann = getattr(info, "annotation", None) if info else None
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return None
+        model = ann
+    return model
+
+
+def _describe(err: dict, model: type[BaseModel], key_of) -> str:
+    loc = tuple(err["loc"])
+    path = key_of(loc)
+    if err["type"] == "extra_forbidden":
+        parent = _model_at(model, loc[:-1])
+        fields = list(parent.model_fields) if parent else []
+        close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(fields)}"
+        return f"{path}: unknown key; {hint}"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if err["type"] in {"missing"}:
+        return f"{path}: required"
+    value = err.get("input")
+    shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{path}: {shown} is not allowed: {msg}"
+
+
+def _validation_error(exc: ValidationError, model: type[BaseModel], key_of) -> ConfigError:
+    lines = [_describe(err, model, key_of) for err in exc.errors()]
+    return ConfigError("\n".join(dict.fromkeys(lines)))
+
+
+def _as_mapping(value: Any, key: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a mapping, got {json.dumps(value, default=str)}")
+    return value
+
+
+def environment_spec(
+    raw: RawConfig,
+    *,
+    env: str,
+    stack: str,
+    cloud: Optional[str] = None,
+    project: str = "mlinfra",
+) -> EnvironmentSpec:
+    """Build and validate the spec of `env` on `cloud` (default: the file's own cloud)."""
+    values = raw.values
+    env = str(values.get("env") or env)
+    clouds = cloud_names()
+    cloud = cloud or raw.home_cloud
+    if not cloud:
+        raise ConfigError(f"{NAMESPACE}:cloud: required in {raw.source}; allowed: {', '.join(clouds)}")
+    if cloud not in clouds:
+        close = difflib.get_close_matches(cloud, clouds, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ConfigError(f"{NAMESPACE}:cloud: {cloud!r} is not a supported cloud; allowed: {', '.join(clouds)}{hint}")
+
+    regions = _as_mapping(values.get("regions"), f"{NAMESPACE}:regions")
+    for name in regions:
+        if name not in clouds:
+            raise ConfigError(f"{NAMESPACE}:regions.{name}: unknown cloud; allowed: {', '.join(clouds)}")
+    provider = get_provider(cloud)
+    region = str(regions.get(cloud) or provider.default_region)
+
+    service = _as_mapping(values.get("service"), f"{NAMESPACE}:service")
+    overrides = _as_mapping(values.get("overrides"), f"{NAMESPACE}:overrides")
+    for name in overrides:
+        if name not in clouds:
+            raise ConfigError(f"{NAMESPACE}:overrides.{name}: unknown cloud; allowed: {', '.join(clouds)}")
+    cloud_over = _as_mapping(overrides.get(cloud), f"{NAMESPACE}:overrides.{cloud}")
+    merged = _merge(service, cloud_over)
+
+    def service_key(loc: tuple) -> str:
+        dotted = ".".join(str(p) for p in loc)
+        where = f"overrides.{cloud}" if _has_path(cloud_over, loc) else "service"
+        return f"{NAMESPACE}:{where}{'.' + dotted if dotted else ''}"
+
+    try:
+        service_spec = ServiceSpec.model_validate(merged)
+    except ValidationError as exc:
+        raise _validation_error(exc, ServiceSpec, service_key) from None
+
+    preview = None
+    if values.get("preview") is not None:
+        try:
+            preview = PreviewSpec.model_validate(_as_mapping(values["preview"], f"{NAMESPACE}:preview"))
+        except ValidationError as exc:
+            raise _validation_error(exc, PreviewSpec, lambda loc: f"{NAMESPACE}:preview." + ".".join(map(str, loc))) from None
+
+    top = {
+        "env": env, "stack": stack, "project": project, "cloud": cloud, "region": region,
+        "tags": _as_mapping(values.get("tags"), f"{NAMESPACE}:tags"),
+    }
+    top_keys = {"env": "--env / mlinfra:env", "stack": "stack name", "tags": f"{NAMESPACE}:tags"}
+
+    def top_key(loc: tuple) -> str:
+        head = str(loc[0]) if loc else ""
+        return top_keys.get(head, f"{NAMESPACE}:{head}")
+
+    try:
+        spec = EnvironmentSpec.model_validate({**top, "service": service_spec, "preview": preview})
+    except ValidationError as exc:
+        raise _validation_error(exc, EnvironmentSpec, top_key) from None
+    provider.check_region(spec.region, f"{NAMESPACE}:regions.{cloud}")
+    return spec

@@ -1,0 +1,141 @@
+"""Run the real program under Pulumi's mock runtime and return a Plan. No CLI, no credentials.
+
+The mocks answer as each cloud would (ids, ARNs, URLs), via the providers' own `mocks` modules;
+a recording monitor keeps every registration with its urn, parent and inputs (the engine's
+camelCase wire names), and the stack's outputs.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from components.providers.base import get_provider
+from stacks.config import RawConfig, env_file, environment_spec, load_file
+from stacks.environments import stack_name
+from stacks.plan import Plan, PlanResource
+
+SECRET_MASK = "[secret]"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def _clean(value: Any) -> Any:
+    """Plain JSON: secrets masked, resource references as their urn."""
+    if isinstance(value, dict):
+        if value.get("4dabf18193072939515e22adb298388d") == _SECRET_SIG:
+            return SECRET_MASK
+        if value.get("4dabf18193072939515e22adb298388d") == "5cf8f73096256a8f31e491e813e4eb8e":
+            return value.get("urn")
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _make_mocks(cloud_name: str, region: str):
+    import pulumi
+
+    provider = get_provider(cloud_name)
+    clouds = {pkg: provider for pkg in provider.packages}
+
+    def owner(token: str):
+        return clouds.get(token.split(":", 1)[0].removeprefix("pulumi:providers:"))
+
+    class CloudMocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            if args.typ.startswith("pulumi:providers:"):
+                return f"{args.name}-provider", dict(args.inputs)
+            cloud = owner(args.typ)
+            if cloud is not None:
+                return cloud.mock_resource(args.typ, args.name, dict(args.inputs), region)
+            if args.typ == "docker-build:index:Image":
+                tag = (args.inputs.get("tags") or [f"{args.name}:latest"])[0]
+                digest = "sha256:" + __import__("hashlib").sha256(tag.encode()).hexdigest()
+                return f"{args.name}-image", {**args.inputs, "digest": digest, "ref": f"{tag}@{digest}"}
+            return f"{args.name}-id", dict(args.inputs)
+
+        def call(self, args: pulumi.runtime.MockCallArgs):
+            cloud = owner(args.token)
+            return cloud.mock_call(args.token, dict(args.args), region) if cloud is not None else {}
+
+    return CloudMocks()
+
+
+def _recording_monitor(mocks):
+    from pulumi.runtime import rpc
+    from pulumi.runtime.mocks import MockMonitor
+
+    class RecordingMonitor(MockMonitor):
+        def __init__(self, mocks):
+            super().__init__(mocks)
+            self.records: list[PlanResource] = []
+            self.stack_outputs: dict[str, Any] = {}
+            self.stack_urn = ""
+
+        def RegisterResource(self, request):
+            response = super().RegisterResource(request)
+            if request.type == "pulumi:pulumi:Stack":
+                self.stack_urn = response.urn
+            else:
+                inputs = rpc.deserialize_properties(request.object, keep_internal=False)
+                self.records.append(PlanResource(
+                    urn=response.urn, type=request.type, name=request.name, parent=request.parent or None,
+                    custom=bool(request.custom), inputs=_clean(inputs)))
+            return response
+
+        def RegisterResourceOutputs(self, request):
+            if request.urn == self.stack_urn:
+                self.stack_outputs = _clean(rpc.deserialize_properties(request.outputs))
+            return super().RegisterResourceOutputs(request)
+
+    return RecordingMonitor(mocks)
+
+
+def run_program(fn: Callable[[], Any], *, config: dict[str, str], project: str, stack: str, cloud: str,
+                region: str) -> tuple[list[PlanResource], dict[str, Any]]:
+    """Run `fn` as a Pulumi program under mocks; return what it registered and exported."""
+    import pulumi
+    from pulumi.runtime import settings
+    from pulumi.runtime.stack import Stack, wait_for_rpcs
+    from pulumi.runtime.sync_await import _sync_await
+
+    mocks = _make_mocks(cloud, region)
+    monitor = _recording_monitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(config)
+    # set_mocks installed a root stack of its own; the program gets a fresh one so its exports land.
+    settings.set_root_resource(None)
+    try:
+        Stack(fn)
+        _sync_await(wait_for_rpcs())
+    finally:
+        settings.reset_options()
+        pulumi.runtime.set_all_config({})
+    return monitor.records, monitor.stack_outputs
+
+
+def config_pairs(raw: RawConfig, *, env: str, cloud: str) -> dict[str, str]:
+    """The raw config as the engine hands it to a program: `mlinfra:key` -> string / JSON."""
+    pairs = {f"mlinfra:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in raw.values.items()}
+    pairs["mlinfra:cloud"] = cloud
+    pairs["mlinfra:env"] = env
+    return pairs
+
+
+def plan_environment(project_dir: Path, env: str, cloud: Optional[str] = None,
+                     raw: Optional[RawConfig] = None) -> Plan:
+    from stacks.program import program
+
+    raw = raw if raw is not None else load_file(env_file(project_dir, env))
+    env = str(raw.values.get("env") or env)
+    cloud = cloud or raw.home_cloud
+    stack = stack_name(env, cloud, raw.home_cloud) if raw.home_cloud else env
+    # Validate and check capabilities before anything is registered: errors leave nothing half-done.
+    spec = environment_spec(raw, env=env, stack=stack, cloud=cloud)
+    get_provider(spec.cloud).check(spec)
+    resources, outputs = run_program(lambda: program(project_dir), config=config_pairs(raw, env=env, cloud=spec.cloud),
+                                     project=spec.project, stack=stack, cloud=spec.cloud,
+                                     region=spec.region)
+    return Plan(stack=stack, env=spec.env, cloud=spec.cloud, region=spec.region, resources=resources, outputs=outputs)

@@ -1,0 +1,148 @@
+"""Every endpoint over HTTP (TestClient): status codes, JSON bodies and the numbers in them."""
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from app import MODEL_DIR
+from app.service import create_app
+
+from .conftest import infer_body, wait_ready
+
+
+def test_service_info(client, model):
+    body = client.get("/").json()
+    assert body["service"] == "mlinfra-digits" and body["model"] == "digits"
+    assert body["model_version"] == model.version and body["ready"] is True
+    assert "/predict" in body["endpoints"]
+
+
+def test_health_and_metadata(client, model):
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").json() == {"ready": True}
+    assert client.get("/v2").json() == {"name": "mlinfra-digits", "version": "0.1.0", "extensions": []}
+    meta = client.get("/v2/models/digits").json()
+    assert meta["versions"] == [model.version]
+    assert meta["inputs"] == [{"name": "pixels", "datatype": "FP32", "shape": [-1, 64]}]
+    assert [o["name"] for o in meta["outputs"]] == ["label", "probabilities"]
+    assert client.get("/v2/models/digits/ready").json() == {"name": "digits", "ready": True}
+
+
+def test_predict_returns_label_probability_and_version(client, model, sample):
+    for pixels, label in zip(sample["pixels"], sample["labels"]):
+        response = client.post("/predict", json={"pixels": pixels})
+        assert response.status_code == 200
+        body = response.json()
+        expected = model.predict_proba(np.asarray([pixels], dtype=float))[0]
+        assert body["label"] == label == expected.argmax()
+        assert body["probability"] == pytest.approx(expected.max(), abs=1e-6)
+        assert body["model_version"] == model.version
+
+
+def test_predict_accepts_an_8x8_image(client, sample):
+    image = [sample["pixels"][3][r * 8:(r + 1) * 8] for r in range(8)]
+    assert client.post("/predict", json={"pixels": image}).json()["label"] == sample["labels"][3]
+
+
+def test_infer_over_the_held_out_set_reaches_the_card_accuracy(client, model, split):
+    _, x_test, _, y_test = split
+    labels = []
+    for start in range(0, len(x_test), 64):
+        rows = x_test[start:start + 64].astype(int).tolist()
+        response = client.post("/v2/models/digits/infer", json=infer_body(rows))
+        assert response.status_code == 200
+        body = response.json()
+        assert body["model_name"] == "digits" and body["model_version"] == model.version
+        label, probabilities = body["outputs"]
+        assert label["name"] == "label" and label["datatype"] == "INT64" and label["shape"] == [len(rows)]
+        assert probabilities["shape"] == [len(rows), 10] and probabilities["datatype"] == "FP32"
+        grid = np.asarray(probabilities["data"]).reshape(len(rows), 10)
+        np.testing.assert_allclose(grid.sum(axis=1), 1.0, atol=1e-5)
+        labels.extend(label["data"])
+    accuracy = float((np.asarray(labels) == y_test).mean())
+    assert accuracy == pytest.approx(model.card["metrics"]["test_accuracy"], abs=1e-6)
+
+
+def test_infer_flat_data_outputs_selection_and_id(client, sample):
+    flat = [v for row in sample["pixels"][:2] for v in row]
+    request = infer_body(flat, id="req-7", outputs=[{"name": "label"}])
+    request["inputs"][0]["shape"] = [2, 64]  # flat data: the shape says how it splits into rows
+    body = client.post("/v2/models/digits/infer", json=request).json()
+    assert body["id"] == "req-7"
+    assert body["outputs"] == [{"name": "label", "datatype": "INT64", "shape": [2], "data": sample["labels"][:2]}]
+
+
+def test_metrics_count_requests_latency_predictions_and_model(model, sample):
+    with TestClient(create_app(model_uri=str(MODEL_DIR))) as fresh:
+        wait_ready(fresh)
+        for pixels in sample["pixels"][:3]:
+            fresh.post("/predict", json={"pixels": pixels})
+        fresh.post("/predict", json={"pixels": [99] * 64})
+        fresh.post("/v2/models/digits/infer", json=infer_body(sample["pixels"][:5]))
+        text = fresh.get("/metrics").text
+
+    def value(pattern: str) -> float:
+        match = re.search(pattern + r" ([0-9.e+-]+)$", text, re.M)
+        assert match, pattern
+        return float(match.group(1))
+
+    assert value(r'http_requests_total\{code="200",method="POST",route="/predict"\}') == 3
+    assert value(r'http_requests_total\{code="422",method="POST",route="/predict"\}') == 1
+    assert value(r'http_request_duration_seconds_count\{code="200",route="/predict"\}') == 3
+    assert value(r'http_request_duration_seconds_count\{code="200",route="/v2/models/digits/infer"\}') == 1
+    assert value(r'inference_duration_seconds_count\{endpoint="predict"\}') == 3
+    assert value(r'inference_images_total\{endpoint="infer"\}') == 5
+    expected = np.bincount(sample["labels"][:3] + sample["labels"][:5], minlength=10)
+    for label, count in enumerate(expected):
+        assert value(rf'predictions_total\{{label="{label}"\}}') == count
+    assert value(rf'model_info\{{accuracy="[0-9.]+",name="digits",version="{model.version}"\}}') == 1
+
+
+def test_openapi_documents_every_route(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/", "/predict", "/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/digits",
+            "/v2/models/digits/ready", "/v2/models/digits/infer", "/metrics"} <= set(paths)
+    assert paths["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] == ["pixels"]
+
+
+def _not_ready_client(model_uri: str) -> TestClient:
+    return TestClient(create_app(model_uri=model_uri), raise_server_exceptions=False)
+
+
+def _settled(client: TestClient) -> dict:
+    """Wait for the background load to finish (it fails here), then return the readiness body."""
+    task = client.app.state.loading
+    deadline = time.monotonic() + 20
+    while not task.done() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return client.get("/v2/health/ready").json()
+
+
+def test_not_ready_when_the_model_is_missing(tmp_path):
+    with _not_ready_client(str(tmp_path / "nowhere")) as client:
+        body = _settled(client)
+        assert client.get("/v2/health/ready").status_code == 503
+        assert body["error"].startswith("not ready: model folder") and "lacks model_card.json" in body["error"]
+        assert client.get("/v2/health/live").status_code == 200
+        for method, path in (("GET", "/v2/models/digits/ready"), ("GET", "/v2/models/digits"),
+                             ("POST", "/predict"), ("POST", "/v2/models/digits/infer")):
+            response = client.request(method, path, json={"pixels": [0] * 64})
+            assert response.status_code == 503 and response.json()["error"].startswith("not ready")
+        assert client.get("/").json()["ready"] is False
+
+
+def test_not_ready_when_the_self_test_fails(tmp_path, sample):
+    import json
+    import shutil
+
+    shutil.copytree(MODEL_DIR, tmp_path / "m")
+    bad = dict(sample, labels=[(label + 1) % 10 for label in sample["labels"]])
+    (tmp_path / "m" / "selftest.json").write_text(json.dumps(bad))
+    with _not_ready_client(str(tmp_path / "m")) as client:
+        body = _settled(client)
+        assert client.get("/v2/health/ready").status_code == 503
+        assert "self-test failed" in body["error"]
