@@ -22,7 +22,10 @@ class MLService(pulumi.ComponentResource):
         provider.check(spec)
         # One explicit provider per service carries the region, so `pulumi up` needs no `aws:region`.
         sdk = provider.sdk_provider(name, spec)
-        super().__init__(self.TYPE, name, None,
+        # The description travels with the plan as the component's inputs: policy and cost read it there.
+        props = {"env": spec.env, "stack": spec.stack, "cloud": spec.cloud, "region": spec.region,
+                 "preview": spec.preview is not None, "service": spec.service.model_dump(mode="json")}
+        super().__init__(self.TYPE, name, props,
                          pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[sdk])))
         self.ctx = ctx = BuildContext(spec=spec, provider=provider, tags=provider.tags(base_tags(spec)))
         svc = spec.service
