@@ -18,6 +18,8 @@ MAX_BODY_BYTES = 64 * 1024
 # Requests the worker accepts at once; beyond it, queueing only adds latency, so say 503 early.
 DEFAULT_MAX_CONCURRENCY = 64
 UNMATCHED = "unmatched"
+# Metric labels come from this fixed set, so a client cannot mint new series with odd paths or methods.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class BodyTooLarge(HTTPException):
@@ -103,4 +105,5 @@ class GuardMiddleware:
                 self.in_flight -= 1
                 self.metrics.in_flight.dec()
         finally:
-            self.metrics.observe_request(route, scope["method"], status, time.perf_counter() - start)
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+            self.metrics.observe_request(route, method, status, time.perf_counter() - start)

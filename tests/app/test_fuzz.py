@@ -7,13 +7,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import MODEL_DIR
-from app.service import create_app
-
-from .conftest import wait_ready
-
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                          HealthCheck.too_slow])
+# `client` is the module-scoped service from conftest.py: one app for every example is the point.
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-10**30, max_value=10**30)
@@ -46,54 +41,30 @@ def _check(response) -> None:
         assert list(body) == ["error"] and isinstance(body["error"], str)
 
 
-def _client():
-    from fastapi.testclient import TestClient
-
-    client = TestClient(create_app(model_uri=str(MODEL_DIR)), raise_server_exceptions=False)
-    client.__enter__()
-    wait_ready(client)
-    return client
-
-
-CLIENT = None
-
-
-def client():
-    global CLIENT
-    if CLIENT is None:
-        CLIENT = _client()
-    return CLIENT
-
-
-def teardown_module(module):
-    if CLIENT is not None:
-        CLIENT.__exit__(None, None, None)
-
-
-def test_the_document_lists_the_operations_fuzzed_here():
-    operations = _operations(client().app)
+def test_the_document_lists_the_operations_fuzzed_here(client):
+    operations = _operations(client.app)
     assert ("POST", "/predict") in operations and ("POST", "/v2/models/digits/infer") in operations
     assert len(operations) == 9
 
 
 @FUZZ
 @given(data=st.data())
-def test_any_json_body_on_any_operation(data):
-    method, path = data.draw(st.sampled_from(_operations(client().app)))
+def test_any_json_body_on_any_operation(client, data):
+    method, path = data.draw(st.sampled_from(_operations(client.app)))
     body = data.draw(json_values)
-    _check(client().request(method, path, content=json.dumps(body)))
+    _check(client.request(method, path, content=json.dumps(body)))
 
 
 @FUZZ
 @given(raw=st.binary(max_size=300), path=st.sampled_from(["/predict", "/v2/models/digits/infer"]))
-def test_any_bytes_on_the_inference_routes(raw, path):
-    _check(client().post(path, content=raw))
+def test_any_bytes_on_the_inference_routes(client, raw, path):
+    _check(client.post(path, content=raw))
 
 
 @FUZZ
 @given(body=near_predict)
-def test_near_valid_predict_bodies(body):
-    response = client().post("/predict", content=json.dumps(body))
+def test_near_valid_predict_bodies(client, body):
+    response = client.post("/predict", content=json.dumps(body))
     _check(response)
     if response.status_code == 200:
         assert 0 <= response.json()["label"] <= 9
@@ -101,8 +72,8 @@ def test_near_valid_predict_bodies(body):
 
 @FUZZ
 @given(body=near_infer)
-def test_near_valid_infer_bodies(body):
-    response = client().post("/v2/models/digits/infer", content=json.dumps(body))
+def test_near_valid_infer_bodies(client, body):
+    response = client.post("/v2/models/digits/infer", content=json.dumps(body))
     _check(response)
     if response.status_code == 200:
         rows = body["inputs"][0]["shape"][0]
