@@ -51,14 +51,16 @@ class StorageSpec(Spec):
 
     @model_validator(mode="after")
     def _ordered(self) -> "StorageSpec":
-        if not self.warm_after_days < self.cold_after_days < self.archive_after_days:
-            raise ValueError(
-                "tier ages must increase: warm_after_days < cold_after_days < archive_after_days "
-                f"(got {self.warm_after_days} / {self.cold_after_days} / {self.archive_after_days})"
-            )
+        # Errors name the field they blame first ("field: ..."), so the config loader can point at it.
+        if self.cold_after_days <= self.warm_after_days:
+            raise ValueError(f"cold_after_days: must be greater than warm_after_days ({self.warm_after_days}); "
+                             "tiers age hot -> warm -> cold -> archive")
+        if self.archive_after_days <= self.cold_after_days:
+            raise ValueError(f"archive_after_days: must be greater than cold_after_days ({self.cold_after_days}); "
+                             "tiers age hot -> warm -> cold -> archive")
         overlap = set(self.tiered_prefixes) & set(self.hot_prefixes)
         if overlap:
-            raise ValueError(f"prefixes {sorted(overlap)} cannot be both tiered and hot")
+            raise ValueError(f"hot_prefixes: {sorted(overlap)} cannot be both tiered and hot")
         return self
 
 
@@ -117,14 +119,11 @@ class ServingSpec(Spec):
     @model_validator(mode="after")
     def _ranges(self) -> "ServingSpec":
         if self.min_instances > self.max_instances:
-            raise ValueError(f"min_instances ({self.min_instances}) must not exceed max_instances ({self.max_instances})")
+            raise ValueError(f"min_instances: must not exceed max_instances ({self.max_instances})")
         if self.scale_in_cpu_percent >= self.scale_out_cpu_percent:
-            raise ValueError(
-                f"scale_in_cpu_percent ({self.scale_in_cpu_percent}) must be below "
-                f"scale_out_cpu_percent ({self.scale_out_cpu_percent})"
-            )
+            raise ValueError(f"scale_in_cpu_percent: must be below scale_out_cpu_percent ({self.scale_out_cpu_percent})")
         if self.certificate and not self.domain:
-            raise ValueError("certificate needs a domain")
+            raise ValueError("certificate: needs serving.domain to be set")
         return self
 
 
@@ -223,7 +222,7 @@ class EnvironmentSpec(Spec):
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         for key, val in value.items():
             if not re.fullmatch(TAG_KEY, key):
-                raise ValueError(f"tag key {key!r} must match {TAG_KEY} (the rule every cloud accepts)")
+                raise ValueError(f"{key}: tag keys must match {TAG_KEY} (the rule every cloud accepts)")
             if len(val) > 63 or not re.fullmatch(r"[A-Za-z0-9_.:@/+=-]*", val):
-                raise ValueError(f"tag {key}={val!r}: values are at most 63 of [A-Za-z0-9_.:@/+=-]")
+                raise ValueError(f"{key}: tag values are at most 63 of [A-Za-z0-9_.:@/+=-]")
         return value

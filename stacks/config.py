@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -152,6 +153,16 @@ def _describe(err: dict, model: type[BaseModel], key_of) -> str:
     if err["type"] in {"missing"}:
         return f"{path}: required"
     value = err.get("input")
+    # Cross-field validators name the field they blame as "field: message" (components/spec.py).
+    blamed = re.match(r"^([A-Za-z_][\w-]*): (.*)$", msg)
+    if blamed and isinstance(value, dict) and blamed.group(1) in value:
+        path, msg, value = f"{path}.{blamed.group(1)}", blamed.group(2), value[blamed.group(1)]
+    elif blamed and isinstance(value, dict):
+        # The blamed field kept its default: show the value in force.
+        owner = _model_at(model, loc)
+        info = owner.model_fields.get(blamed.group(1)) if owner else None
+        path, msg = f"{path}.{blamed.group(1)}", blamed.group(2)
+        value = info.default if info is not None else None
     shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
     if len(shown) > 60:
         shown = shown[:57] + "..."

@@ -204,7 +204,7 @@ class BaseProvider:
         if region not in self.regions:
             close = difflib.get_close_matches(region, sorted(self.regions), n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else f"; e.g. {self.default_region}"
-            raise ConfigError(f"{key}: {region!r} is not a {self.display_name} region{hint}")
+            raise ConfigError(f"{key}: {region!r} is not a region of {self.display_name}{hint}")
 
     def check(self, spec: "EnvironmentSpec") -> None:
         self.check_region(spec.region, f"mlinfra:regions.{self.name}")

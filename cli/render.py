@@ -1,0 +1,62 @@
+"""Rich rendering of plans: a resource tree per stack and a summary table."""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+from rich.tree import Tree
+
+if TYPE_CHECKING:
+    from stacks.plan import Plan
+
+
+def plan_tree(plan: "Plan") -> Tree:
+    root = Tree(f"[bold]{plan.stack}[/]  env [cyan]{plan.env}[/] on [cyan]{plan.cloud}[/] ({plan.region})")
+    children: dict[Any, list] = defaultdict(list)
+    urns = {r.urn for r in plan.resources}
+    for res in plan.resources:
+        children[res.parent if res.parent in urns else None].append(res)
+
+    def add(node: Tree, parent) -> None:
+        for res in sorted(children.get(parent, []), key=lambda r: (r.custom, r.name)):
+            style = "" if res.custom else "bold"
+            branch = node.add(f"[{style}]{res.name}[/] [dim]{res.type}[/]" if style else f"{res.name} [dim]{res.type}[/]")
+            add(branch, res.urn)
+
+    add(root, None)
+    return root
+
+
+def summary_table(plans: list["Plan"]) -> Table:
+    table = Table(title="Plan summary", show_lines=False)
+    for col in ("stack", "env", "cloud", "region", "resources", "endpoint", "policy", "monthly USD"):
+        table.add_column(col, justify="right" if col in {"resources", "monthly USD"} else "left")
+    for plan in plans:
+        policy = plan.extra.get("policy")
+        verdict = "-"
+        if policy is not None:
+            failed = policy.get("mandatory_failed", 0)
+            verdict = "[green]pass[/]" if not failed else f"[red]{failed} mandatory[/]"
+            if policy.get("advisory"):
+                verdict += f" [yellow]+{policy['advisory']} advisory[/]"
+        cost = plan.extra.get("cost")
+        table.add_row(plan.stack, plan.env, plan.cloud, plan.region, str(sum(1 for _ in plan.custom())),
+                      str(plan.outputs.get("endpoint", "-")), verdict,
+                      f"{cost['monthly_usd']:,.2f}" if cost else "-")
+    return table
+
+
+def violations_table(plan: "Plan") -> Table | None:
+    policy = plan.extra.get("policy") or {}
+    rows = policy.get("violations") or []
+    if not rows:
+        return None
+    table = Table(title=f"Policy findings: {plan.stack}")
+    for col in ("level", "rule", "resource", "message"):
+        table.add_column(col)
+    for v in rows:
+        colour = "red" if v.get("level") == "mandatory" else "yellow"
+        table.add_row(f"[{colour}]{v.get('level')}[/]", str(v.get("rule")), str(v.get("urn", "")).split("::")[-1],
+                      str(v.get("message")))
+    return table

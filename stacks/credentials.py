@@ -1,0 +1,144 @@
+"""Prerequisites of a real deployment, checked before the engine starts: the Pulumi CLI, a state
+backend with its secrets passphrase, and credentials for the target cloud.
+
+Each check raises PrerequisiteMissing (exit 4) naming exactly what to install, set or run.
+Nothing here talks to a cloud: the checks look at the environment and the usual credential
+files, so a missing login is reported in one line instead of a provider stack trace halfway
+through an update.
+
+State backend (documented in the README): `PULUMI_BACKEND_URL` wins; otherwise a `pulumi login`
+(a current account in ~/.pulumi/credentials.json) is used; otherwise state goes to a local file
+backend in a per-user folder, `$XDG_STATE_HOME/mlinfra/pulumi` (default
+`~/.local/state/mlinfra/pulumi`), whose secrets are encrypted with `PULUMI_CONFIG_PASSPHRASE`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+from components.errors import PrerequisiteMissing
+
+PULUMI_INSTALL = ("the Pulumi CLI is not installed (no `pulumi` on PATH): curl -fsSL https://get.pulumi.com | sh, "
+                  "or brew install pulumi; see https://www.pulumi.com/docs/install/")
+
+
+def require_pulumi_cli(env: Optional[Mapping[str, str]] = None) -> str:
+    """The path of the `pulumi` executable, or PrerequisiteMissing saying how to install it."""
+    env = os.environ if env is None else env
+    found = shutil.which("pulumi", path=env.get("PATH"))
+    if not found:
+        raise PrerequisiteMissing(PULUMI_INSTALL)
+    return found
+
+
+# -- state backend --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Backend:
+    url: str  # what the engine uses: file://..., s3://..., https://api.pulumi.com
+    local: bool  # the per-user file backend chosen by mlinfra
+    env_vars: dict[str, str] = field(default_factory=dict)  # handed to every pulumi command
+    secrets_provider: Optional[str] = None  # for `stack init` when mlinfra chose the backend
+
+
+def state_dir(env: Optional[Mapping[str, str]] = None, home: Optional[Path] = None) -> Path:
+    """The per-user folder for mlinfra's state: $XDG_STATE_HOME/mlinfra, else ~/.local/state/mlinfra."""
+    env = os.environ if env is None else env
+    home = home or Path(env.get("HOME") or Path.home())
+    base = env.get("XDG_STATE_HOME") or str(home / ".local" / "state")
+    return Path(base) / "mlinfra"
+
+
+def _logged_in(env: Mapping[str, str], home: Path) -> Optional[str]:
+    pulumi_home = Path(env.get("PULUMI_HOME") or home / ".pulumi")
+    try:
+        doc = json.loads((pulumi_home / "credentials.json").read_text())
+    except (OSError, ValueError):
+        return None
+    current = doc.get("current") if isinstance(doc, dict) else None
+    return str(current) if current else None
+
+
+def resolve_backend(env: Optional[Mapping[str, str]] = None, home: Optional[Path] = None) -> Backend:
+    env = os.environ if env is None else env
+    home = home or Path(env.get("HOME") or Path.home())
+    if env.get("PULUMI_BACKEND_URL"):
+        return Backend(url=env["PULUMI_BACKEND_URL"], local=False)
+    current = _logged_in(env, home)
+    if current:
+        return Backend(url=current, local=False)
+    if "PULUMI_CONFIG_PASSPHRASE" not in env and "PULUMI_CONFIG_PASSPHRASE_FILE" not in env:
+        raise PrerequisiteMissing(
+            "PULUMI_CONFIG_PASSPHRASE is not set: with no PULUMI_BACKEND_URL and no `pulumi login`, state goes to "
+            f"the local file backend in {state_dir(env, home) / 'pulumi'}, whose secrets are encrypted with that "
+            "passphrase; export PULUMI_CONFIG_PASSPHRASE=... (keep it: it is needed for every later update)")
+    folder = state_dir(env, home) / "pulumi"
+    folder.mkdir(parents=True, exist_ok=True)
+    url = f"file://{folder}"
+    return Backend(url=url, local=True, env_vars={"PULUMI_BACKEND_URL": url}, secrets_provider="passphrase")
+
+
+# -- cloud credentials ----------------------------------------------------------------------------
+def _any(env: Mapping[str, str], *names: str) -> bool:
+    return any(env.get(n) for n in names)
+
+
+def _aws(env: Mapping[str, str], home: Path, config: Mapping[str, str]) -> Optional[str]:
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        return None
+    if _any(env, "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") or config.get("aws:profile"):
+        return None
+    aws_dir = home / ".aws"
+    if (Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or aws_dir / "credentials")).is_file():
+        return None
+    if (Path(env.get("AWS_CONFIG_FILE") or aws_dir / "config")).is_file():
+        return None
+    return ("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or "
+            "AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN (OIDC), or run `aws configure` / `aws sso login`")
+
+
+def _gcp(env: Mapping[str, str], home: Path, config: Mapping[str, str]) -> Optional[str]:
+    adc = Path(env.get("CLOUDSDK_CONFIG") or home / ".config" / "gcloud") / "application_default_credentials.json"
+    has_key = _any(env, "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CREDENTIALS", "GOOGLE_OAUTH_ACCESS_TOKEN",
+                   "CLOUDSDK_AUTH_ACCESS_TOKEN") or adc.is_file()
+    has_project = _any(env, "GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT") \
+        or bool(config.get("gcp:project"))
+    missing = []
+    if not has_key:
+        missing.append("credentials: set GOOGLE_APPLICATION_CREDENTIALS (a key file or workload identity "
+                       "federation config) or GOOGLE_CREDENTIALS, or run `gcloud auth application-default login`")
+    if not has_project:
+        missing.append("a project: set GOOGLE_PROJECT, or `pulumi config set gcp:project <id>`")
+    return "no GCP " + "; and ".join(missing) if missing else None
+
+
+def _azure(env: Mapping[str, str], home: Path, config: Mapping[str, str]) -> Optional[str]:
+    service_principal = env.get("ARM_CLIENT_ID") and env.get("ARM_TENANT_ID") and (
+        env.get("ARM_CLIENT_SECRET") or env.get("ARM_CLIENT_CERTIFICATE_PATH")
+        or str(env.get("ARM_USE_OIDC", "")).lower() == "true" or str(env.get("ARM_USE_MSI", "")).lower() == "true")
+    if service_principal:
+        return None
+    azure_dir = Path(env.get("AZURE_CONFIG_DIR") or home / ".azure")
+    if (azure_dir / "azureProfile.json").is_file() or (azure_dir / "msal_token_cache.json").is_file():
+        return None
+    return ("no Azure credentials: set ARM_CLIENT_ID and ARM_TENANT_ID with ARM_CLIENT_SECRET or ARM_USE_OIDC=true "
+            "(and ARM_SUBSCRIPTION_ID), or run `az login`")
+
+
+# Cloud name -> check. A cloud without an entry has nothing to check here.
+CHECKS = {"aws": _aws, "gcp": _gcp, "azure": _azure}
+
+
+def check_credentials(cloud: str, env: Optional[Mapping[str, str]] = None, home: Optional[Path] = None,
+                      config: Optional[Mapping[str, str]] = None) -> None:
+    """PrerequisiteMissing naming the variables or login command when `cloud` has no credentials."""
+    env = os.environ if env is None else env
+    home = home or Path(env.get("HOME") or Path.home())
+    check = CHECKS.get(cloud)
+    problem = check(env, home, config or {}) if check else None
+    if problem:
+        raise PrerequisiteMissing(f"{problem} (needed to deploy to {cloud})")
