@@ -20,6 +20,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich help pulls in rich.markdown and markdown-it (~150 ms) for every --help.
+    rich_markup_mode=None,
 )
 
 # Single commands: (module, function, command name).
@@ -28,11 +30,17 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("cli.validate", "validate", "validate"),
     ("cli.serve", "serve", "serve"),
     ("cli.drift", "drift", "drift"),
+    ("cli.gpus", "gpus", "gpus"),
+    ("cli.cost", "cost", "cost"),
+    ("cli.deploy", "deploy", "deploy"),
+    ("cli.deploy", "destroy", "destroy"),
+    ("cli.deploy", "outputs", "outputs"),
 ]
 # Command groups: (module holding `app = typer.Typer()`, group name).
 GROUPS: list[tuple[str, str]] = [
     ("cli.model", "model"),
     ("cli.appimage", "app"),
+    ("cli.env", "env"),
 ]
 
 _state = {"debug": False}
@@ -74,6 +82,7 @@ def _register() -> None:
         mod = _import(module)
         if mod is None:
             continue
+        mod.app.rich_markup_mode = None
         for info in mod.app.registered_commands:
             info.callback = _guarded(info.callback)
         app.add_typer(mod.app, name=name)
