@@ -1,0 +1,149 @@
+"""S3 storage tiers and the ECR registry: the exact inputs AWS receives, and the name limits."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.errors import ConfigError
+from tests.helpers import inputs, one
+
+from .util import SERVERLESS, plan_aws
+
+TAGS = {"service": "digits", "environment": "dev", "stack": "dev", "managed-by": "mlinfra", "team": "ml"}
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return plan_aws(SERVERLESS, tags={"team": "ml"})
+
+
+def test_bucket_is_named_within_limits_tagged_and_kept_on_destroy_by_default(plan):
+    bucket = inputs(plan, "aws:s3/bucket:Bucket")
+    assert bucket["bucket"].startswith("digits-dev-data-") and len(bucket["bucket"]) == len("digits-dev-data-") + 8
+    assert bucket["forceDestroy"] is False
+    assert bucket["tags"] == TAGS
+    assert plan.outputs["bucket"] == bucket["bucket"]
+    assert plan.outputs["bucket_url"] == f"s3://{bucket['bucket']}"
+
+
+def test_bucket_is_private_encrypted_and_versioned(plan):
+    block = inputs(plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert {k: block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                  "restrictPublicBuckets")} == dict.fromkeys(
+        ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"), True)
+    sse = inputs(plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert sse["rules"] == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"},
+                             "bucketKeyEnabled": True}]
+    versioning = inputs(plan, "aws:s3/bucketVersioning:BucketVersioning")
+    assert versioning["versioningConfiguration"] == {"status": "Enabled"}
+    ownership = inputs(plan, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+
+
+def test_bucket_policy_denies_plain_http(plan):
+    policy = json.loads(inputs(plan, "aws:s3/bucketPolicy:BucketPolicy")["policy"])
+    [deny] = policy["Statement"]
+    arn = f"arn:aws:s3:::{inputs(plan, 'aws:s3/bucket:Bucket')['bucket']}"
+    assert deny["Effect"] == "Deny" and deny["Resource"] == [arn, f"{arn}/*"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_data_prefixes_age_through_the_tiers_and_models_stay_hot(plan):
+    rules = {r["id"]: r for r in inputs(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]}
+    assert set(rules) == {"tier-data", "tier-runs", "expire-old-versions"}
+    for prefix in ("data", "runs"):
+        rule = rules[f"tier-{prefix}"]
+        assert rule["status"] == "Enabled" and rule["filter"] == {"prefix": f"{prefix}/"}
+        assert [(t["days"], t["storageClass"]) for t in rule["transitions"]] == [
+            (30, "STANDARD_IA"), (90, "GLACIER_IR"), (365, "DEEP_ARCHIVE")]
+    old = rules["expire-old-versions"]
+    assert old["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
+    assert old["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
+    assert not any("models/" in str(r.get("filter")) for r in rules.values())
+
+
+def test_tier_ages_come_from_the_spec():
+    plan = plan_aws({**SERVERLESS, "storage": {"warm_after_days": 45, "cold_after_days": 120,
+                                               "archive_after_days": 400, "force_destroy": True}})
+    rule = next(r for r in inputs(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]
+                if r["id"] == "tier-data")
+    assert [t["days"] for t in rule["transitions"]] == [45, 120, 400]
+    assert inputs(plan, "aws:s3/bucket:Bucket")["forceDestroy"] is True
+    assert inputs(plan, "aws:ecr/repository:Repository")["forceDelete"] is True
+
+
+def test_repository_is_immutable_scanned_and_encrypted(plan):
+    repo = inputs(plan, "aws:ecr/repository:Repository")
+    assert repo["name"] == "digits-dev"
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repo["encryptionConfigurations"] == [{"encryptionType": "KMS"}]
+    assert repo["tags"] == TAGS
+    assert plan.outputs["registry"] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/digits-dev"
+
+
+def test_repository_lifecycle_expires_untagged_and_keeps_the_last_images():
+    plan = plan_aws({**SERVERLESS, "registry": {"keep_last_images": 12, "untagged_expire_days": 3}})
+    policy = json.loads(inputs(plan, "aws:ecr/lifecyclePolicy:LifecyclePolicy")["policy"])
+    untagged, keep = policy["rules"]
+    assert untagged["selection"] == {"tagStatus": "untagged", "countType": "sinceImagePushed",
+                                     "countUnit": "days", "countNumber": 3}
+    assert keep["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 12}
+    assert [untagged["rulePriority"], keep["rulePriority"]] == [1, 2]
+    assert untagged["action"] == keep["action"] == {"type": "expire"}
+
+
+def test_the_image_is_pushed_to_the_repository_and_is_what_serving_runs(plan):
+    image = one(plan, "docker-build:index:Image").inputs
+    assert image["push"] is True
+    assert image["tags"][0].startswith("123456789012.dkr.ecr.eu-west-1.amazonaws.com/digits-dev:")
+    assert plan.outputs["image"].startswith(image["tags"][0] + "@sha256:")
+
+
+# S3 bucket names: 3-63 characters. `<service>-<env>-data-<8 hex>` is 15 + len(service) + len(env);
+# the spec's own limits (service 2-20, env 2-24) keep it within 19-59, which these plans prove.
+@pytest.mark.parametrize("service,env", [("ab", "d1"), ("a" * 20, "e" * 24)])
+def test_shortest_and_longest_derived_bucket_names_plan(service, env):
+    plan = plan_aws({**SERVERLESS, "name": service}, env=env)
+    name = inputs(plan, "aws:s3/bucket:Bucket")["bucket"]
+    assert name.startswith(f"{service}-{env}-data-") and len(name) == 15 + len(service) + len(env)
+    assert 3 <= len(name) <= 63
+
+
+def _unvalidated_spec(service: str, env: str):
+    from components.spec import EnvironmentSpec, ServiceSpec
+
+    # Bypass the spec's own limits to reach the S3 rule behind them.
+    return EnvironmentSpec.model_construct(env=env, stack=env, project="mlinfra", cloud="aws", region="eu-west-1",
+                                           tags={}, preview=None, service=ServiceSpec.model_construct(name=service))
+
+
+def test_a_bucket_name_of_64_characters_is_refused_naming_the_s3_limit():
+    from components.providers.base import get_provider
+
+    aws = get_provider("aws")
+    assert len(aws.bucket_name(_unvalidated_spec("a" * 24, "e" * 24))) == 63
+    with pytest.raises(ConfigError) as err:
+        aws.bucket_name(_unvalidated_spec("a" * 25, "e" * 24))
+    assert "S3 bucket: 3-63" in str(err.value) and "(64 chars)" in str(err.value)
+    assert str(err.value).startswith("mlinfra:service.name:") and err.value.exit_code == 3
+
+
+@pytest.mark.parametrize("storage,key,message", [
+    ({"warm_after_days": 29, "cold_after_days": 90}, "warm_after_days", "no earlier than 30 days"),
+    ({"warm_after_days": 30, "cold_after_days": 59}, "cold_after_days", "at least 60"),
+])
+def test_s3_lifecycle_30_day_rules_are_refused_before_any_resource(storage, key, message):
+    with pytest.raises(ConfigError) as err:
+        plan_aws({**SERVERLESS, "storage": storage})
+    assert str(err.value).startswith(f"mlinfra:service.storage.{key}:")
+    assert message in str(err.value) and err.value.exit_code == 3
+
+
+def test_s3_lifecycle_exactly_30_days_apart_is_accepted():
+    plan = plan_aws({**SERVERLESS, "storage": {"warm_after_days": 30, "cold_after_days": 60,
+                                               "archive_after_days": 61}})
+    rule = next(r for r in inputs(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]
+                if r["id"] == "tier-data")
+    assert [t["days"] for t in rule["transitions"]] == [30, 60, 61]
