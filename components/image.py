@@ -48,8 +48,9 @@ class ContainerImage(pulumi.ComponentResource):
                                               password=registry.password)]
         image = docker_build.Image(
             f"{name}-build",
-            context=docker_build.BuildContextArgs(location=str(context)),
-            dockerfile=docker_build.DockerfileArgs(location=str(context / "Dockerfile")),
+            # Relative to the project: Pulumi runs the program there, and plans stay machine-independent.
+            context=docker_build.BuildContextArgs(location=serving.build_context),
+            dockerfile=docker_build.DockerfileArgs(location=f"{serving.build_context}/Dockerfile"),
             platforms=[docker_build.Platform.LINUX_AMD64],
             push=True,
             tags=[pulumi.Output.concat(registry.url, ":", tag)],

@@ -7,6 +7,7 @@ camelCase wire names), and the stack's outputs.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -43,7 +44,11 @@ def _make_mocks(cloud_name: str, region: str):
         return clouds.get(token.split(":", 1)[0].removeprefix("pulumi:providers:"))
 
     class CloudMocks(pulumi.runtime.Mocks):
+        # The monitor reads the deserialized inputs from here instead of decoding them twice.
+        seen = threading.local()
+
         def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            self.seen.inputs = args.inputs
             if args.typ.startswith("pulumi:providers:"):
                 return f"{args.name}-provider", dict(args.inputs)
             cloud = owner(args.typ)
@@ -78,10 +83,9 @@ def _recording_monitor(mocks):
             if request.type == "pulumi:pulumi:Stack":
                 self.stack_urn = response.urn
             else:
-                inputs = rpc.deserialize_properties(request.object, keep_internal=False)
                 self.records.append(PlanResource(
                     urn=response.urn, type=request.type, name=request.name, parent=request.parent or None,
-                    custom=bool(request.custom), inputs=_clean(inputs)))
+                    custom=bool(request.custom), inputs=_clean(self.mocks.seen.inputs)))
             return response
 
         def RegisterResourceOutputs(self, request):
