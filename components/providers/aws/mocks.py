@@ -11,6 +11,20 @@ def _hex(name: str, n: int = 17) -> str:
     return hashlib.sha1(name.encode()).hexdigest()[:n]
 
 
+# EC2 resource types and the prefix of their ids.
+_EC2_IDS = {
+    "aws:ec2/vpc:Vpc": "vpc", "aws:ec2/subnet:Subnet": "subnet", "aws:ec2/securityGroup:SecurityGroup": "sg",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg", "aws:ec2/internetGateway:InternetGateway": "igw",
+    "aws:ec2/natGateway:NatGateway": "nat", "aws:ec2/eip:Eip": "eipalloc", "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc", "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
+}
+
+
+def _uuid(name: str) -> str:
+    h = _hex(name, 32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
 def new_resource(typ: str, name: str, inputs: dict, region: str = "us-east-1") -> tuple[str, dict]:
     out = dict(inputs)
     region = inputs.get("region") or region
@@ -51,12 +65,60 @@ def new_resource(typ: str, name: str, inputs: dict, region: str = "us-east-1") -
         out.update(arn=f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:targetgroup/{tg}/{_hex(name, 16)}",
                    arnSuffix=f"targetgroup/{tg}/{_hex(name, 16)}")
         return out["arn"], out
-    if typ == "aws:ec2/vpc:Vpc":
-        return f"vpc-{_hex(name)}", out
-    if typ == "aws:ec2/subnet:Subnet":
-        return f"subnet-{_hex(name)}", out
-    if typ == "aws:ec2/securityGroup:SecurityGroup":
-        return f"sg-{_hex(name)}", out
+    if typ in _EC2_IDS:
+        rid = f"{_EC2_IDS[typ]}-{_hex(name)}"
+        kind = typ.split(":")[-1].lower()
+        out.update(arn=f"arn:aws:ec2:{region}:{ACCOUNT}:{kind}/{rid}", ownerId=ACCOUNT)
+        if typ == "aws:ec2/vpc:Vpc":
+            out.update(defaultSecurityGroupId=f"sg-{_hex(name + 'default')}", mainRouteTableId=f"rtb-{_hex(name)}")
+        if typ == "aws:ec2/securityGroup:SecurityGroup":
+            out.setdefault("name", f"{name}-{_hex(name, 7)}")
+        if typ == "aws:ec2/eip:Eip":
+            out.update(allocationId=rid, publicIp=f"203.0.113.{int(_hex(name, 2), 16) % 254 + 1}")
+        return rid, out
+    if typ == "aws:cloudwatch/logGroup:LogGroup":
+        group = inputs.get("name") or f"{name}-{_hex(name, 7)}"
+        out.update(name=group, arn=f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{group}")
+        return group, out
+    if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+        alarm = inputs.get("name") or f"{name}-{_hex(name, 7)}"
+        out.update(name=alarm, arn=f"arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:{alarm}")
+        return alarm, out
+    if typ == "aws:autoscaling/group:Group":
+        group = inputs.get("name") or f"{name}-{_hex(name, 7)}"
+        out.update(name=group, arn=f"arn:aws:autoscaling:{region}:{ACCOUNT}:autoScalingGroup:"
+                                   f"{_uuid(name)}:autoScalingGroupName/{group}")
+        return group, out
+    if typ == "aws:autoscaling/policy:Policy":
+        pol = inputs.get("name") or f"{name}-{_hex(name, 7)}"
+        out.update(name=pol, arn=f"arn:aws:autoscaling:{region}:{ACCOUNT}:scalingPolicy:{_uuid(name)}:"
+                                 f"autoScalingGroupName/{inputs.get('autoscalingGroupName')}:policyName/{pol}")
+        return pol, out
+    if typ == "aws:ecs/service:Service":
+        svc = inputs.get("name") or f"{name}-{_hex(name, 7)}"
+        out.update(name=svc, arn=f"arn:aws:ecs:{region}:{ACCOUNT}:service/{svc}")
+        return out["arn"], out
+    if typ == "aws:kms/key:Key":
+        key = _uuid(name)
+        out.update(keyId=key, arn=f"arn:aws:kms:{region}:{ACCOUNT}:key/{key}")
+        return key, out
+    if typ == "aws:kms/alias:Alias":
+        out.update(arn=f"arn:aws:kms:{region}:{ACCOUNT}:{inputs.get('name')}")
+        return inputs.get("name") or name, out
+    if typ == "aws:sns/topicSubscription:TopicSubscription":
+        out.update(arn=f"{inputs.get('topic')}:{_uuid(name)}", pendingConfirmation=True)
+        return out["arn"], out
+    if typ == "aws:efs/fileSystem:FileSystem":
+        fs = f"fs-{_hex(name)}"
+        out.update(arn=f"arn:aws:elasticfilesystem:{region}:{ACCOUNT}:file-system/{fs}",
+                   dnsName=f"{fs}.efs.{region}.amazonaws.com")
+        return fs, out
+    if typ == "aws:efs/mountTarget:MountTarget":
+        return f"fsmt-{_hex(name)}", out
+    if typ == "aws:budgets/budget:Budget":
+        budget = inputs.get("name") or f"{name}-{_hex(name, 7)}"
+        out.update(name=budget, accountId=ACCOUNT, arn=f"arn:aws:budgets::{ACCOUNT}:budget/{budget}")
+        return f"{ACCOUNT}:{budget}", out
     if typ == "aws:ec2/launchTemplate:LaunchTemplate":
         out.update(latestVersion=1, arn=f"arn:aws:ec2:{region}:{ACCOUNT}:launch-template/lt-{_hex(name)}")
         return f"lt-{_hex(name)}", out
@@ -70,6 +132,7 @@ def new_resource(typ: str, name: str, inputs: dict, region: str = "us-east-1") -
     # Anything else: an id shaped like the name, and an ARN when the type usually has one.
     arn = f"arn:aws:{typ.split(':')[1].split('/')[0]}:{region}:{ACCOUNT}:{name}"
     out.setdefault("arn", arn)
+    out.setdefault("name", f"{name}-{_hex(name, 7)}")  # what autonaming would have produced
     return f"{name}-{_hex(name, 8)}", out
 
 
@@ -86,8 +149,13 @@ def call(token: str, args: dict, region: str = "us-east-1") -> dict:
     if token == "aws:index/getPartition:getPartition":
         return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
     if token == "aws:ec2/getAmi:getAmi":
-        return {"id": "ami-0abcdef1234567890", "imageId": "ami-0abcdef1234567890",
-                "name": "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) 20261101", "architecture": "x86_64"}
+        # The newest image matching the name filter, with a stable id per filter.
+        filters = {f.get("name"): f.get("values", [""])[0] for f in args.get("filters") or []}
+        pattern = filters.get("name", "image-*")
+        ami = filters.get("image-id") or f"ami-{_hex(pattern)}"
+        return {"id": ami, "imageId": ami, "name": pattern.replace("*", "20261101"), "architecture": "x86_64",
+                "ownerId": "137112412989", "rootDeviceName": "/dev/xvda" if "al2023" in pattern else "/dev/sda1",
+                "state": "available"}
     if token == "aws:iam/getPolicyDocument:getPolicyDocument":
         import json
 

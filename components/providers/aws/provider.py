@@ -2,6 +2,7 @@
 and are imported on first use, so checking a spec never loads pulumi_aws."""
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 from components.naming import checked, short_hash
@@ -17,13 +18,24 @@ REGIONS = frozenset({
 })
 
 
+ACM_ARN = r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+"
+AMI_ID = r"ami-[0-9a-f]{8}([0-9a-f]{9})?"
+
+
 class AwsProvider(BaseProvider):
     name = "aws"
     display_name = "AWS"
     packages = ("aws",)
     default_region = "us-east-1"
     regions = REGIONS
-    UNSUPPORTED: Mapping[Feature, str] = {}
+    UNSUPPORTED: Mapping[Feature, str] = {
+        Feature.SERVERLESS_SCALE_TO_ZERO: (
+            "an ECS Fargate service cannot scale to zero on demand: with no task running nothing answers the "
+            "request that should wake one; set serving.min_instances to 1 or more"),
+        Feature.VM_SCALE_TO_ZERO: (
+            "an Auto Scaling group scaled on CPU cannot start from zero instances: with none running there is "
+            "no CPU metric to scale out on; set serving.min_instances to 1 or more"),
+    }
 
     # -- names -------------------------------------------------------------------------------
     def bucket_name(self, ctx_or_spec) -> str:
@@ -43,7 +55,11 @@ class AwsProvider(BaseProvider):
         self.repository_name(spec)
 
     def check_cloud_specific(self, spec) -> None:
-        st = spec.service.storage
+        """Everything AWS would refuse at deploy time, refused at plan time instead."""
+        from . import sizes
+
+        svc = spec.service
+        st = svc.storage
         # S3 refuses lifecycle transitions to STANDARD_IA before day 30, and the next transition
         # must come at least 30 days after it.
         if st.warm_after_days < 30:
@@ -53,6 +69,45 @@ class AwsProvider(BaseProvider):
             raise ConfigError(f"mlinfra:service.storage.cold_after_days: {st.cold_after_days} is not allowed on AWS: "
                               "S3 needs 30 days in STANDARD_IA before the next transition "
                               f"(at least {st.warm_after_days + 30})")
+        sv = svc.serving
+        if sv.mode == "serverless":
+            sizes.fargate_size(sv.cpu, sv.memory_gib)
+        else:
+            sizes.vm_instance_type(sv.cpu, sv.memory_gib, sv.machine_type)
+        if sv.domain and not sv.certificate:
+            raise ConfigError(f"mlinfra:service.serving.certificate: AWS serves {sv.domain} over HTTPS with an ACM "
+                              f"certificate; give the ARN of a certificate for it in {spec.region}")
+        if sv.certificate and not re.fullmatch(ACM_ARN, sv.certificate):
+            raise ConfigError(f"mlinfra:service.serving.certificate: {sv.certificate!r} is not an ACM certificate ARN "
+                              f"(arn:aws:acm:{spec.region}:<account>:certificate/<id>)")
+        if sv.certificate and sv.certificate.split(":")[3] != spec.region:
+            raise ConfigError(f"mlinfra:service.serving.certificate: the certificate is in "
+                              f"{sv.certificate.split(':')[3]}; a load balancer in {spec.region} needs one "
+                              f"from {spec.region}")
+        tr = svc.training
+        if tr.enabled:
+            from components import catalog
+
+            catalog.lookup(self.name, tr.accelerator, tr.gpus_per_machine, spec.region)
+            if tr.image and not re.fullmatch(AMI_ID, tr.image):
+                raise ConfigError(f"mlinfra:service.training.image: {tr.image!r} is not an AMI id (ami-0123456789abcdef0)")
+            if svc.alerts.enabled:
+                sizes.training_alarm_window(svc.alerts.training_max_hours)
+        self._check_budget(spec)
+
+    def _check_budget(self, spec) -> None:
+        from .sizes import BUDGET_MAX_EMAILS as MAX_EMAILS, BUDGET_MAX_NOTIFICATIONS as MAX_NOTIFICATIONS
+
+        bud = spec.service.budget
+        if bud.monthly_usd is None:
+            return
+        if len(bud.alert_thresholds_percent) > MAX_NOTIFICATIONS:
+            raise ConfigError(f"mlinfra:service.budget.alert_thresholds_percent: AWS Budgets allows at most "
+                              f"{MAX_NOTIFICATIONS} thresholds per budget, got {len(bud.alert_thresholds_percent)}")
+        emails = spec.service.alerts.emails
+        if not spec.service.alerts.enabled and len(emails) > MAX_EMAILS:
+            raise ConfigError(f"mlinfra:service.alerts.emails: AWS Budgets mails at most {MAX_EMAILS} addresses "
+                              "directly; enable alerts to reach more through the alert topic")
 
     # -- tags --------------------------------------------------------------------------------
     def tags(self, tags: Mapping[str, str]) -> dict[str, str]:
@@ -77,6 +132,30 @@ class AwsProvider(BaseProvider):
         from .registry import build_registry
 
         return build_registry(self, parent, ctx)
+
+    def serving(self, parent, name, ctx):
+        if ctx.spec.service.serving.mode == "vm":
+            from .serving_vm import build_vm
+
+            return build_vm(self, parent, ctx)
+        from .serving_serverless import build_serverless
+
+        return build_serverless(self, parent, ctx)
+
+    def training(self, parent, name, ctx):
+        from .training import build_training
+
+        return build_training(self, parent, ctx)
+
+    def monitoring(self, parent, name, ctx):
+        from .monitoring import build_monitoring
+
+        return build_monitoring(self, parent, ctx)
+
+    def budget(self, parent, name, ctx):
+        from .budget import build_budget
+
+        return build_budget(self, parent, ctx)
 
     def mock_resource(self, typ: str, name: str, inputs: dict, region: str) -> tuple[str, dict]:
         from .mocks import new_resource

@@ -28,3 +28,10 @@ def statements(resource: PlanResource) -> list[dict]:
 
 def by_sid(resource: PlanResource) -> dict[str, dict]:
     return {s["Sid"]: s for s in statements(resource)}
+
+
+def sg_id(name: str) -> str:
+    """The id the offline mocks give the security group registered as `name`."""
+    from components.providers.aws.mocks import _hex
+
+    return f"sg-{_hex(name)}"
