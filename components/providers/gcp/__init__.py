@@ -1,0 +1,1 @@
+"""Google Cloud: the provider and its builders (imported on first use by provider.py)."""

@@ -1,0 +1,52 @@
+"""The global external Application Load Balancer in front of serving: URL map, proxies, one
+address and forwarding rules. With `serving.domain`, HTTPS on 443 with a Google-managed
+certificate (or `serving.certificate`: a Compute SSL certificate's id or self-link) and HTTP
+redirected to HTTPS; without, plain HTTP on 80.
+"""
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.naming import short_hash
+from components.providers.base import BuildContext
+
+from . import limits
+
+
+def load_balancer(parent: pulumi.Resource, ctx: BuildContext, backend) -> pulumi.Output:
+    """URL map, proxies, address and forwarding rules; returns the endpoint URL."""
+    p = ctx.prefix
+    serving = ctx.spec.service.serving
+    opts = pulumi.ResourceOptions(parent=parent)
+    address = gcp.compute.GlobalAddress(f"{p}-lb-ip", name=limits.gce_name(p, "lb-ip"), ip_version="IPV4",
+                                        labels=ctx.tags, opts=opts)
+    url_map = gcp.compute.URLMap(f"{p}-lb", name=limits.gce_name(p, "lb"), default_service=backend.id, opts=opts)
+
+    def rule(role: str, target, port: int):
+        return gcp.compute.GlobalForwardingRule(
+            f"{p}-{role}-rule", name=limits.gce_name(p, f"{role}-rule"), target=target.id, ip_address=address.id,
+            port_range=str(port), ip_protocol="TCP", load_balancing_scheme="EXTERNAL_MANAGED", labels=ctx.tags,
+            opts=opts)
+
+    if not serving.domain:
+        rule("http", gcp.compute.TargetHttpProxy(f"{p}-http-proxy", name=limits.gce_name(p, "http-proxy"),
+                                                 url_map=url_map.id, opts=opts), 80)
+        return pulumi.Output.concat("http://", address.address)
+    if serving.certificate:
+        certificate = serving.certificate
+    else:
+        # The domain is in the name so a new domain creates its certificate before the old one goes.
+        cert = gcp.compute.ManagedSslCertificate(
+            f"{p}-cert", name=limits.gce_name(p, f"cert-{short_hash(serving.domain)}"), type="MANAGED",
+            managed={"domains": [serving.domain]}, opts=opts)
+        certificate = cert.id
+    rule("https", gcp.compute.TargetHttpsProxy(f"{p}-https-proxy", name=limits.gce_name(p, "https-proxy"),
+                                               url_map=url_map.id, ssl_certificates=[certificate], opts=opts), 443)
+    redirect = gcp.compute.URLMap(
+        f"{p}-http-redirect", name=limits.gce_name(p, "http-redirect"),
+        default_url_redirect={"https_redirect": True, "strip_query": False,
+                              "redirect_response_code": "MOVED_PERMANENTLY_DEFAULT"}, opts=opts)
+    rule("http", gcp.compute.TargetHttpProxy(f"{p}-http-proxy", name=limits.gce_name(p, "http-proxy"),
+                                             url_map=redirect.id, opts=opts), 80)
+    return pulumi.Output.from_input(f"https://{serving.domain}")

@@ -1,0 +1,146 @@
+"""GCP: which regions, what it cannot do, its label rules and names. Builders live beside this file
+and are imported on first use, so checking a spec never loads pulumi_gcp."""
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from components.errors import ConfigError, UnsupportedFeature
+from components.providers.base import BaseProvider, BuildContext, Feature
+
+from . import limits
+
+# Billing account ids look like 012345-6789AB-CDEF01.
+BILLING_ACCOUNT = r"[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}"
+# Filestore BASIC_HDD instances hold 1 TiB to 63.9 TiB.
+FILESTORE_MIN_GIB, FILESTORE_MAX_GIB = 1024, 65434
+
+
+class GcpProvider(BaseProvider):
+    name = "gcp"
+    display_name = "GCP"
+    packages = ("gcp",)
+    default_region = "us-central1"
+    regions = limits.REGIONS
+    UNSUPPORTED: Mapping[Feature, str] = {
+        Feature.VM_SCALE_TO_ZERO: (
+            "a regional autoscaler scaling on CPU keeps at least one VM (there is no CPU to measure at zero); "
+            "set min_instances >= 1 or use serving.mode: serverless (Cloud Run scales to zero)"),
+    }
+
+    # -- names -------------------------------------------------------------------------------
+    def bucket_name(self, ctx_or_spec) -> str:
+        return limits.bucket_name(getattr(ctx_or_spec, "spec", ctx_or_spec))
+
+    def repository_id(self, spec) -> str:
+        return limits.repository_id(spec)
+
+    def account_id(self, spec, role: str) -> str:
+        return limits.account_id(spec, role)
+
+    def check_names(self, spec) -> None:
+        self.bucket_name(spec)
+        self.repository_id(spec)
+        for role in ("serve", "train"):
+            self.account_id(spec, role)
+        limits.run_service_name(spec)
+
+    # -- sizes, regions and accounts -----------------------------------------------------------
+    def check_cloud_specific(self, spec) -> None:
+        svc = spec.service
+        serving = svc.serving
+        if serving.mode == "serverless":
+            limits.check_run_size(serving.cpu, serving.memory_gib, serving.concurrency)
+            if serving.domain and serving.ingress == "internal":
+                raise UnsupportedFeature(
+                    "mlinfra:service.serving.domain: GCP serves a custom domain through a public load balancer; "
+                    "it cannot front a service with serving.ingress: internal")
+        else:
+            limits.vm_machine_type(serving)
+            if serving.ingress == "internal":
+                raise UnsupportedFeature(
+                    "mlinfra:service.serving.ingress: GCP VM mode serves through a global external load balancer; "
+                    "internal ingress is available with serving.mode: serverless")
+        if svc.training.enabled:
+            self.training_offer(spec)
+            if svc.training.shared_filesystem and not (
+                    FILESTORE_MIN_GIB <= svc.training.shared_filesystem_gib <= FILESTORE_MAX_GIB):
+                raise ConfigError(
+                    f"mlinfra:service.training.shared_filesystem_gib: {svc.training.shared_filesystem_gib} is not "
+                    f"allowed on GCP: a Filestore BASIC_HDD share holds {FILESTORE_MIN_GIB}-{FILESTORE_MAX_GIB} GiB")
+        if svc.budget.monthly_usd is not None:
+            account = svc.budget.gcp_billing_account
+            if not account:
+                raise ConfigError("mlinfra:service.budget.gcp_billing_account: required on GCP when budget.monthly_usd "
+                                  "is set (a budget belongs to a billing account, e.g. 012345-6789AB-CDEF01)")
+            if not re.fullmatch(BILLING_ACCOUNT, account):
+                raise ConfigError(f"mlinfra:service.budget.gcp_billing_account: {account!r} is not a billing account "
+                                  "id; expected XXXXXX-XXXXXX-XXXXXX (hex digits, uppercase)")
+
+    def training_offer(self, spec):
+        """The catalog's offer for this spec's accelerator in its region (ConfigError when there is none)."""
+        from components import catalog
+
+        t = spec.service.training
+        return catalog.lookup("gcp", t.accelerator, t.gpus_per_machine, spec.region)
+
+    # -- tags --------------------------------------------------------------------------------
+    def tags(self, tags: Mapping[str, str]) -> dict[str, str]:
+        return limits.labels(tags)
+
+    # -- builders ----------------------------------------------------------------------------
+    def sdk_provider(self, name: str, spec):
+        import pulumi
+        import pulumi_gcp as gcp
+
+        # Labels are passed explicitly on every resource, so the plan shows them; no default_labels.
+        return gcp.Provider(f"{name}-gcp", region=spec.region, project=pulumi.Config("gcp").get("project"))
+
+    def foundation(self, parent, name: str, ctx: BuildContext):
+        from .foundation import build_foundation
+
+        return build_foundation(parent, ctx)
+
+    def storage(self, parent, name, ctx):
+        from .storage import build_storage
+
+        return build_storage(self, parent, ctx)
+
+    def registry(self, parent, name, ctx):
+        from .registry import build_registry
+
+        return build_registry(self, parent, ctx)
+
+    def serving(self, parent, name, ctx):
+        if ctx.spec.service.serving.mode == "vm":
+            from .serving_vm import build_serving_vm
+
+            return build_serving_vm(self, parent, ctx)
+        from .serving_serverless import build_serving_serverless
+
+        return build_serving_serverless(self, parent, ctx)
+
+    def training(self, parent, name, ctx):
+        from .training import build_training
+
+        return build_training(self, parent, ctx)
+
+    def monitoring(self, parent, name, ctx):
+        from .monitoring import build_monitoring
+
+        return build_monitoring(self, parent, ctx)
+
+    def budget(self, parent, name, ctx):
+        from .budget import build_budget
+
+        return build_budget(self, parent, ctx)
+
+    def mock_resource(self, typ: str, name: str, inputs: dict, region: str) -> tuple[str, dict]:
+        from .mocks import new_resource
+
+        return new_resource(typ, name, inputs, region)
+
+    def mock_call(self, token: str, args: dict, region: str) -> dict:
+        from .mocks import call
+
+        return call(token, args, region)

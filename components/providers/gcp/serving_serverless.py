@@ -1,0 +1,84 @@
+"""Serverless serving: a Cloud Run v2 service running the image as the serving account.
+
+Public ingress grants `roles/run.invoker` to allUsers; internal ingress grants nobody, so only
+callers inside the project's VPC (with their own invoker grant) reach it. A custom domain puts
+the global load balancer in front (loadbalancer.py).
+"""
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.providers.base import BuildContext, ServingOutputs
+
+from . import limits
+from .identity import serving_identity
+from .loadbalancer import load_balancer
+
+INGRESS = {"public": "INGRESS_TRAFFIC_ALL", "internal": "INGRESS_TRAFFIC_INTERNAL_ONLY"}
+
+
+def probes(serving) -> dict:
+    # Startup: up to 5 s + 24 x 5 s for the model to load; liveness: three misses restart the instance.
+    return {
+        "startup_probe": {"http_get": {"path": serving.health_path, "port": serving.port},
+                          "initial_delay_seconds": 5, "period_seconds": 5, "timeout_seconds": 3,
+                          "failure_threshold": 24},
+        "liveness_probe": {"http_get": {"path": serving.liveness_path, "port": serving.port},
+                           "period_seconds": 15, "timeout_seconds": 3, "failure_threshold": 3},
+    }
+
+
+def custom_domain(parent: pulumi.Resource, ctx: BuildContext, service) -> pulumi.Output:
+    """A serverless network endpoint group puts the service behind the global load balancer, which
+    terminates TLS for the domain (Cloud Run domain mappings exist in a few regions only)."""
+    p = ctx.prefix
+    opts = pulumi.ResourceOptions(parent=parent)
+    neg = gcp.compute.RegionNetworkEndpointGroup(
+        f"{p}-run-neg", name=limits.gce_name(p, "run-neg"), region=ctx.spec.region,
+        network_endpoint_type="SERVERLESS", cloud_run={"service": service.name}, opts=opts)
+    # Serverless backends take no health check: Cloud Run's own probes decide which instances serve.
+    backend = gcp.compute.BackendService(
+        f"{p}-backend", name=limits.gce_name(p, "backend"), protocol="HTTPS",
+        load_balancing_scheme="EXTERNAL_MANAGED", backends=[{"group": neg.id}],
+        log_config={"enable": True, "sample_rate": 1.0}, opts=opts)
+    return load_balancer(parent, ctx, backend)
+
+
+def build_serving_serverless(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOutputs:
+    spec = ctx.spec
+    serving = spec.service.serving
+    opts = pulumi.ResourceOptions(parent=parent)
+    sa = serving_identity(provider, parent, ctx, vm=False)
+    env = [{"name": k, "value": v} for k, v in sorted(serving.env.items())]
+    service = gcp.cloudrunv2.Service(
+        f"{ctx.prefix}-run", name=limits.run_service_name(spec), location=spec.region,
+        ingress=INGRESS[serving.ingress],
+        # Long-lived environments are protected from an accidental delete; previews are meant to go.
+        deletion_protection=spec.preview is None and spec.env != "dev",
+        labels=ctx.tags,
+        template={
+            "service_account": sa.email,
+            "scaling": {"min_instance_count": serving.min_instances, "max_instance_count": serving.max_instances},
+            "max_instance_request_concurrency": serving.concurrency,
+            "labels": ctx.tags,
+            "containers": [{
+                "image": ctx.image,
+                "ports": {"container_port": serving.port},
+                "resources": {"limits": {"cpu": limits.run_cpu(serving.cpu), "memory": limits.run_memory(serving.memory_gib)},
+                              # Scaled to zero, CPU is billed only while a request is handled.
+                              "cpu_idle": True, "startup_cpu_boost": True},
+                "envs": env,
+                **probes(serving),
+            }],
+        },
+        opts=opts)
+    if serving.ingress == "public":
+        gcp.cloudrunv2.ServiceIamMember(
+            f"{ctx.prefix}-run-public-invoker", project=service.project, location=service.location, name=service.name,
+            role="roles/run.invoker", member="allUsers", opts=opts)
+    url = service.uri
+    ctx.shared["gcp:serving"] = {"kind": "serverless", "service": service.name}  # what alerts watch
+    if serving.domain:
+        url = custom_domain(parent, ctx, service)
+    return ServingOutputs(url=url, identity=sa.email)
