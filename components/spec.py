@@ -174,7 +174,15 @@ class BudgetSpec(Spec):
 
 
 class UsageSpec(Spec):
-    """Expected usage; feeds the monthly cost estimate. Defaults are documented assumptions."""
+    """Expected usage; feeds the monthly cost estimate (`mlinfra cost`). Defaults are documented assumptions.
+
+    storage_<tier>_gb: data held in each storage tier (hot: models and fresh data; warm / cold /
+    archive: what the lifecycle rules have aged), priced per GB-month. Defaults 50 / 100 / 200 / 500.
+    requests_per_month (1,000,000) x request_seconds (0.05 s each): serverless active time and the
+    load balancer's capacity units; requests are assumed not to overlap (an upper bound).
+    training_hours_per_month (0): GPU machine-hours launched from the training template.
+    registry_gb (5): container images kept in the registry.
+    """
 
     storage_hot_gb: Annotated[float, Field(ge=0)] = 50.0
     storage_warm_gb: Annotated[float, Field(ge=0)] = 100.0

@@ -1,0 +1,97 @@
+"""`mlinfra cost`: per-resource lines, totals per cloud side by side, --plan-file, and its errors."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from tests.helpers import PROJECT_DIR
+
+runner = CliRunner()
+PRICES = json.loads((PROJECT_DIR / "cost" / "prices" / "aws.json").read_text())["prices"]
+
+
+@pytest.fixture(scope="module")
+def prod_all():
+    result = runner.invoke(app, ["cost", "--env", "prod", "--cloud", "all", "--output", "json",
+                                 "--project-dir", str(PROJECT_DIR)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_json_has_one_estimate_per_cloud_and_totals_side_by_side(prod_all):
+    assert [e["cloud"] for e in prod_all["estimates"]] == ["aws", "gcp", "azure"]
+    for entry in prod_all["estimates"]:
+        assert entry["env"] == "prod" and entry["currency"] == "USD"
+        assert entry["monthly_usd"] == pytest.approx(sum(ln["monthly_usd"] for ln in entry["lines"]), abs=0.01)
+        assert prod_all["totals"]["prod"][entry["cloud"]] == entry["monthly_usd"]
+        assert any(ln["assumption"] for ln in entry["lines"]) and any(not ln["assumption"] for ln in entry["lines"])
+
+
+def test_text_marks_assumptions_and_prints_totals():
+    result = runner.invoke(app, ["cost", "--env", "dev", "--cloud", "aws", "--project-dir", str(PROJECT_DIR)],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Monthly total per cloud" in out and "dev-aws on aws" in out
+    assert " *" in out and "* estimate from usage assumptions" in out
+    storage = next(line for line in out.splitlines() if "aws:s3/bucket:Bucket" in line)
+    assert "*" in storage
+
+
+HAND_PLAN = {"plans": [{
+    "stack": "hand", "env": "hand", "cloud": "aws", "region": "us-east-1", "outputs": {},
+    "resources": [
+        {"urn": "urn:svc", "type": "mlinfra:service:MLService", "name": "svc", "parent": None, "custom": False,
+         "inputs": {"service": {"usage": {"registry_gb": 30}}}},
+        {"urn": "urn:nat", "type": "aws:ec2/natGateway:NatGateway", "name": "nat", "parent": "urn:svc",
+         "custom": True, "inputs": {}},
+        {"urn": "urn:repo", "type": "aws:ecr/repository:Repository", "name": "repo", "parent": "urn:svc",
+         "custom": True, "inputs": {}},
+        {"urn": "urn:odd", "type": "aws:redshift/cluster:Cluster", "name": "odd", "parent": "urn:svc",
+         "custom": True, "inputs": {}},
+    ]}]}
+
+
+def test_plan_file_is_priced_without_planning(tmp_path):
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(HAND_PLAN))
+    result = runner.invoke(app, ["cost", "--plan-file", str(path), "-o", "json"])
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)["estimates"]
+    lines = {ln["name"]: ln for ln in entry["lines"]}
+    assert lines["nat"]["monthly_usd"] == pytest.approx(730 * PRICES["nat_hour"]["usd"])
+    assert lines["repo"]["monthly_usd"] == pytest.approx(30 * PRICES["ecr_gb_month"]["usd"])
+    assert entry["unpriced"] == [{"urn": "urn:odd", "type": "aws:redshift/cluster:Cluster",
+                                  "reason": "no price rule for this type"}]
+    text = runner.invoke(app, ["cost", "--plan-file", str(path)], env={"COLUMNS": "200"})
+    assert text.exit_code == 0 and "unpriced" in text.stdout and "(+unpriced)" in text.stdout
+
+
+def test_plan_file_with_bad_usage_exits_3(tmp_path):
+    doc = json.loads(json.dumps(HAND_PLAN))
+    doc["plans"][0]["resources"][0]["inputs"]["service"]["usage"] = {"training_hours_per_month": "often"}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(doc))
+    result = runner.invoke(app, ["cost", "--plan-file", str(path)])
+    assert result.exit_code == 3
+    assert 'mlinfra:service.usage.training_hours_per_month: "often" is not allowed' in result.output
+
+
+@pytest.mark.parametrize("value,shown", [(-10, "-10"), ("many", '"many"')])
+def test_bad_usage_in_an_environment_exits_3_naming_the_key(tmp_path, value, shown):
+    (tmp_path / "Pulumi.yaml").write_text("name: mlinfra\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  mlinfra:cloud: gcp\n  mlinfra:service:\n    usage:\n"
+        f"      storage_cold_gb: {json.dumps(value)}\n")
+    result = runner.invoke(app, ["cost", "--env", "dev", "--project-dir", str(tmp_path)])
+    assert result.exit_code == 3, result.output
+    assert f"mlinfra:service.usage.storage_cold_gb: {shown} is not allowed" in result.output
+
+
+def test_bad_cloud_exits_3():
+    result = runner.invoke(app, ["cost", "--cloud", "mars", "--project-dir", str(PROJECT_DIR)])
+    assert result.exit_code == 3
+    assert "--cloud: 'mars' is not a supported cloud" in result.output
