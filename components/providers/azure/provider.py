@@ -1,0 +1,190 @@
+"""Azure: which regions, what it cannot do, its tag rules and names. Builders live beside this file
+and are imported on first use, so checking a spec never loads pulumi_azure_native."""
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from components.errors import ConfigError
+from components.naming import alnum, checked, short_hash
+from components.providers.base import BaseProvider, BuildContext, Feature
+
+from .sizes import container_app_resources_error, serving_vm_size
+
+REGIONS = frozenset({
+    "eastus", "eastus2", "centralus", "northcentralus", "southcentralus", "westcentralus", "westus", "westus2",
+    "westus3", "canadacentral", "canadaeast", "brazilsouth", "mexicocentral", "northeurope", "westeurope",
+    "uksouth", "ukwest", "francecentral", "germanywestcentral", "italynorth", "norwayeast", "polandcentral",
+    "spaincentral", "swedencentral", "switzerlandnorth", "israelcentral", "qatarcentral", "uaenorth",
+    "southafricanorth", "centralindia", "southindia", "eastasia", "southeastasia", "japaneast", "japanwest",
+    "koreacentral", "australiaeast", "australiasoutheast", "newzealandnorth", "indonesiacentral", "malaysiawest",
+})
+# Regions without availability zones: scale sets there are regional (no `zones`).
+NO_ZONES = frozenset({
+    "northcentralus", "westcentralus", "westus", "canadaeast", "ukwest", "southindia", "japanwest",
+    "australiasoutheast", "eastasia",
+})
+# Well-known built-in role definition GUIDs (identical in every subscription).
+ROLE_STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+ROLE_ACR_PULL = "7f951dca-4ed3-4395-888d-c9db6a7a5c6a"
+# Azure tag names may not contain these characters.
+_TAG_NAME_FORBIDDEN = re.compile(r"[<>%&\\?/]")
+# An image for training: a marketplace URN (publisher:offer:sku:version) or an image / gallery resource id.
+_IMAGE_URN = re.compile(r"[A-Za-z0-9._-]+:[A-Za-z0-9._-]+:[A-Za-z0-9._-]+:[A-Za-z0-9._-]+")
+
+
+class AzureProvider(BaseProvider):
+    name = "azure"
+    display_name = "Azure"
+    packages = ("azure-native",)
+    default_region = "eastus"
+    regions = REGIONS
+    UNSUPPORTED: Mapping[Feature, str] = {
+        Feature.VM_SCALE_TO_ZERO: (
+            "a scale set behind a load balancer scales on its own CPU, which no instance reports once all are "
+            "gone, so nothing would ever scale it back out; set serving.min_instances >= 1, or use "
+            "serving.mode: serverless (Container Apps scale to zero)"),
+        Feature.CUSTOM_DOMAIN: (
+            "Container Apps managed certificates need a DNS validation record created outside this stack, and "
+            "the VM load balancer is layer 4 (no TLS); not built yet on Azure, remove serving.domain"),
+    }
+
+    # -- names -------------------------------------------------------------------------------
+    def resource_group_name(self, spec) -> str:
+        # Resource group: 1-90 of letters, digits, '_', '-', '.', '(', ')'; not ending in '.'.
+        return checked(f"{spec.service.name}-{spec.env}-rg", what="resource group", pattern=r"[A-Za-z0-9_().-]*[^.]",
+                       min_len=1, max_len=90, limit="Azure resource group: 1-90 letters, digits, _ - . ( )")
+
+    def _global_name(self, spec, max_len: int) -> str:
+        # Globally unique names get a 6-char hash of project/stack/region/service/env. The readable stem
+        # (service + env, alphanumerics only) is cut so stem + hash fits; the hash covers the full
+        # names, so two stacks whose stems are cut alike still differ.
+        digest = short_hash(spec.project, spec.stack, spec.region, spec.service.name, spec.env)
+        stem = alnum(spec.service.name + spec.env)[: max_len - len(digest)]
+        return stem + digest
+
+    def storage_account_name(self, spec) -> str:
+        # Azure storage account: 3-24 lowercase letters and digits, globally unique (it is a DNS name).
+        # A 20-char service in `prod` gives a 24-char stem: cut to 18 + the 6-char hash.
+        return checked(self._global_name(spec, 24), what="storage account", pattern=r"[a-z0-9]+", min_len=3,
+                       max_len=24, limit="Azure storage account: 3-24 lowercase letters and digits")
+
+    def files_account_name(self, spec) -> str:
+        # The training share's premium FileStorage account: same rule, a different hash.
+        digest = short_hash(spec.project, spec.stack, spec.region, spec.service.name, spec.env, "files")
+        name = "fs" + alnum(spec.service.name + spec.env)[: 24 - 2 - len(digest)] + digest
+        return checked(name, what="file storage account", pattern=r"[a-z0-9]+", min_len=3, max_len=24,
+                       limit="Azure storage account: 3-24 lowercase letters and digits")
+
+    def registry_name(self, spec) -> str:
+        # Azure container registry: 5-50 alphanumerics, globally unique (`<name>.azurecr.io`).
+        return checked(self._global_name(spec, 50), what="container registry", pattern=r"[a-z0-9]+", min_len=5,
+                       max_len=50, limit="Azure container registry: 5-50 letters and digits")
+
+    def container_app_name(self, spec) -> str:
+        # Container app: 2-32 lowercase letters, digits, '-'; starts with a letter, ends alphanumeric, no '--'.
+        name = f"{spec.service.name}-{spec.env}"
+        if len(name) > 32:
+            name = f"{name[:25].rstrip('-')}-{short_hash(name)}"
+        return checked(name, what="container app", pattern=r"[a-z](?!.*--)[a-z0-9-]*[a-z0-9]", min_len=2,
+                       max_len=32, limit="Azure container app: 2-32 lowercase letters, digits and '-'")
+
+    def check_names(self, spec) -> None:
+        self.resource_group_name(spec)
+        self.storage_account_name(spec)
+        self.registry_name(spec)
+        self.container_app_name(spec)
+        if spec.service.training.enabled and spec.service.training.shared_filesystem:
+            self.files_account_name(spec)
+
+    def check_cloud_specific(self, spec) -> None:
+        serving = spec.service.serving
+        if serving.mode == "serverless":
+            error = container_app_resources_error(serving.cpu, serving.memory_gib)
+            if error:
+                raise ConfigError(error)
+        else:
+            serving_vm_size(serving)  # raises ConfigError when nothing fits
+        training = spec.service.training
+        if training.enabled:
+            self.training_offer(spec)
+            image = training.image
+            if image and not (image.startswith("/subscriptions/") or _IMAGE_URN.fullmatch(image)):
+                raise ConfigError(
+                    f"mlinfra:service.training.image: {image!r} is not an Azure image; use a marketplace "
+                    "URN publisher:offer:sku:version or an image / gallery image resource id (/subscriptions/...)")
+
+    def training_offer(self, spec):
+        """The catalog's offer for the training accelerator in this region (ConfigError when absent)."""
+        from components import catalog
+
+        t = spec.service.training
+        return catalog.lookup("azure", t.accelerator, t.gpus_per_machine, spec.region)
+
+    def zones(self, spec) -> list[str] | None:
+        return None if spec.region in NO_ZONES else ["1", "2", "3"]
+
+    # -- tags --------------------------------------------------------------------------------
+    def tags(self, tags: Mapping[str, str]) -> dict[str, str]:
+        # Azure tags: names up to 512 characters without < > % & \ ? /, values up to 256.
+        return {_TAG_NAME_FORBIDDEN.sub("_", k)[:512]: v[:256] for k, v in tags.items()}
+
+    # -- builders ----------------------------------------------------------------------------
+    def sdk_provider(self, name: str, spec):
+        import pulumi_azure_native as azure_native
+
+        return azure_native.Provider(f"{name}-azure", location=spec.region)
+
+    def foundation(self, parent, name: str, ctx: BuildContext):
+        import pulumi
+        import pulumi_azure_native as azure_native
+
+        # Everything of one environment lives in one resource group: the budget's scope, one delete.
+        return azure_native.resources.ResourceGroup(
+            f"{ctx.prefix}-rg", resource_group_name=self.resource_group_name(ctx.spec), location=ctx.spec.region,
+            tags=ctx.tags, opts=pulumi.ResourceOptions(parent=parent))
+
+    def storage(self, parent, name, ctx):
+        from .storage import build_storage
+
+        return build_storage(self, parent, ctx)
+
+    def registry(self, parent, name, ctx):
+        from .registry import build_registry
+
+        return build_registry(self, parent, ctx)
+
+    def serving(self, parent, name, ctx):
+        if ctx.spec.service.serving.mode == "vm":
+            from .serving_vm import build_vm_serving
+
+            return build_vm_serving(self, parent, ctx)
+        from .serving_serverless import build_serverless
+
+        return build_serverless(self, parent, ctx)
+
+    def training(self, parent, name, ctx):
+        from .training import build_training
+
+        return build_training(self, parent, ctx)
+
+    def monitoring(self, parent, name, ctx):
+        from .monitoring import build_monitoring
+
+        return build_monitoring(self, parent, ctx)
+
+    def budget(self, parent, name, ctx):
+        from .budget import build_budget
+
+        return build_budget(self, parent, ctx)
+
+    def mock_resource(self, typ: str, name: str, inputs: dict, region: str) -> tuple[str, dict]:
+        from .mocks import new_resource
+
+        return new_resource(typ, name, inputs, region)
+
+    def mock_call(self, token: str, args: dict, region: str) -> dict:
+        from .mocks import call
+
+        return call(token, args, region)
