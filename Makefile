@@ -18,7 +18,7 @@ plan: install  ## offline plan of every built-in environment on every cloud
 	$(BIN)/mlinfra plan --cloud all
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 validate: install
 	$(BIN)/mlinfra validate --cloud all

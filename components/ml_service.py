@@ -33,7 +33,7 @@ class MLService(pulumi.ComponentResource):
         ctx.base = provider.foundation(self, name, ctx)
         ctx.storage = self._part(StorageTiers, f"{name}-storage")
         ctx.registry = self._part(ContainerRegistry, f"{name}-registry")
-        if svc.serving.image or not hasattr(provider, "serving"):
+        if svc.serving.image:
             ctx.image = svc.serving.image
         else:
             self.image = ContainerImage(f"{name}-image", ctx, project_dir, pulumi.ResourceOptions(parent=self))
@@ -48,9 +48,6 @@ class MLService(pulumi.ComponentResource):
         self.register_outputs(self.exports())
 
     def _part(self, cls: type[Part], name: str):
-        # INTEGRATION: until every provider builds every part, a provider without a builder skips it.
-        if not hasattr(self.ctx.provider, cls.BUILDER):
-            return None
         return cls(name, self.ctx, pulumi.ResourceOptions(parent=self)).outputs
 
     def exports(self) -> dict[str, object]:
@@ -62,12 +59,10 @@ class MLService(pulumi.ComponentResource):
             "bucket": ctx.storage.bucket,
             "bucket_url": ctx.storage.url,
             "registry": ctx.registry.url,
+            "image": ctx.image,
+            "endpoint": ctx.serving.url,
+            "serving_identity": ctx.serving.identity,
         }
-        if ctx.image:
-            out["image"] = ctx.image
-        if ctx.serving is not None:
-            out["endpoint"] = ctx.serving.url
-            out["serving_identity"] = ctx.serving.identity
         if ctx.training is not None:
             out["training_template"] = ctx.training.template
             out["training_machine_type"] = ctx.training.machine_type

@@ -96,6 +96,21 @@ def _recording_monitor(mocks):
     return RecordingMonitor(mocks)
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's runtime drives the current loop; an embedding app (asyncio.run) may have closed it."""
+    import asyncio
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = asyncio.get_event_loop()
+        except RuntimeError:
+            loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_program(fn: Callable[[], Any], *, config: dict[str, str], project: str, stack: str, cloud: str,
                 region: str) -> tuple[list[PlanResource], dict[str, Any]]:
     """Run `fn` as a Pulumi program under mocks; return what it registered and exported."""
@@ -104,6 +119,7 @@ def run_program(fn: Callable[[], Any], *, config: dict[str, str], project: str, 
     from pulumi.runtime.stack import Stack, wait_for_rpcs
     from pulumi.runtime.sync_await import _sync_await
 
+    _ensure_event_loop()
     mocks = _make_mocks(cloud, region)
     monitor = _recording_monitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
