@@ -62,15 +62,25 @@ def _logged_in(env: Mapping[str, str], home: Path) -> Optional[str]:
     return str(current) if current else None
 
 
+# Self-managed ("DIY") backends encrypt secrets with a passphrase unless a stack names a KMS.
+DIY_SCHEMES = ("file://", "s3://", "gs://", "azblob://", "postgres://")
+
+
+def _has_passphrase(env: Mapping[str, str]) -> bool:
+    return "PULUMI_CONFIG_PASSPHRASE" in env or "PULUMI_CONFIG_PASSPHRASE_FILE" in env
+
+
 def resolve_backend(env: Optional[Mapping[str, str]] = None, home: Optional[Path] = None) -> Backend:
     env = os.environ if env is None else env
     home = home or Path(env.get("HOME") or Path.home())
-    if env.get("PULUMI_BACKEND_URL"):
-        return Backend(url=env["PULUMI_BACKEND_URL"], local=False)
-    current = _logged_in(env, home)
-    if current:
-        return Backend(url=current, local=False)
-    if "PULUMI_CONFIG_PASSPHRASE" not in env and "PULUMI_CONFIG_PASSPHRASE_FILE" not in env:
+    url = env.get("PULUMI_BACKEND_URL") or _logged_in(env, home)
+    if url:
+        if url.startswith(DIY_SCHEMES) and not _has_passphrase(env):
+            raise PrerequisiteMissing(
+                f"PULUMI_CONFIG_PASSPHRASE is not set: the state backend {url} encrypts stack secrets with it; "
+                "export PULUMI_CONFIG_PASSPHRASE=... (the same one every update of these stacks used)")
+        return Backend(url=url, local=False)
+    if not _has_passphrase(env):
         raise PrerequisiteMissing(
             "PULUMI_CONFIG_PASSPHRASE is not set: with no PULUMI_BACKEND_URL and no `pulumi login`, state goes to "
             f"the local file backend in {state_dir(env, home) / 'pulumi'}, whose secrets are encrypted with that "

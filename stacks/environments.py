@@ -17,7 +17,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from components.errors import ConfigError, ProtectedStack
 from components.providers.base import cloud_names
@@ -49,10 +49,10 @@ PREVIEW_SERVICE_OVERRIDES: dict[str, Any] = {
     "serving": {
         "min_instances": 0,
         "max_instances": 2,
-        # Smallest size every serverless platform accepts as a pair (Fargate 0.5 vCPU / 1 GB,
-        # Container Apps 0.5 / 1Gi, Cloud Run 0.5 CPU).
-        "cpu": 0.5,
-        "memory_gib": 1.0,
+        # The smallest size every serverless platform accepts without other trade-offs: Cloud Run
+        # below 1 CPU forces concurrency 1; Fargate and Container Apps pair 1 vCPU with 2 GiB.
+        "cpu": 1.0,
+        "memory_gib": 2.0,
     },
     "training": {"enabled": False, "machines": 0},
     # `destroy` must be able to delete the bucket with whatever the preview wrote into it.
@@ -187,7 +187,7 @@ def preview_raw_config(project_dir: Path, *, pr: Optional[int] = None, branch: O
 
 
 # -- protection -----------------------------------------------------------------------------------
-def protected_reason(stack: str, builtin: frozenset[str] | set[str] | list[str] = ()) -> Optional[str]:
+def protected_reason(stack: str, builtin: Iterable[str] = ()) -> Optional[str]:
     """Why `stack` belongs to a protected environment by name alone, or None."""
     envs = set(PROTECTED_ENVS) | set(builtin)
     if stack in envs:
@@ -199,9 +199,15 @@ def protected_reason(stack: str, builtin: frozenset[str] | set[str] | list[str] 
     return None
 
 
-def ensure_destroyable(stack: str, preview: Optional[Mapping[str, Any]], project_dir: Optional[Path] = None) -> None:
-    """Raise ProtectedStack unless `stack` was created as a preview and is not a built-in environment."""
-    builtin = builtin_envs(Path(project_dir)) if project_dir else []
+def ensure_destroyable(stack: str, preview: Optional[Mapping[str, Any]], project_dir: Optional[Path] = None, *,
+                       builtin: Optional[Iterable[str]] = None) -> None:
+    """Raise ProtectedStack unless `stack` was created as a preview and is not a built-in environment.
+
+    `builtin`: the project's environments, listed before a preview's settings file was put beside
+    them (that file would otherwise look like one); default: listed from `project_dir` now.
+    """
+    if builtin is None:
+        builtin = builtin_envs(Path(project_dir)) if project_dir else []
     reason = protected_reason(stack, builtin)
     if reason:
         raise ProtectedStack(f"stack {stack} is protected ({reason}); env down / env gc only destroy previews. "

@@ -1,0 +1,144 @@
+"""`mlinfra deploy`, `destroy`, `outputs`: the real engine through the Automation API (stacks/workspace.py).
+
+Exit codes: 3 bad config, 4 missing Pulumi CLI / passphrase / cloud credentials, 5 stack locked,
+1 the update failed (with the engine's error). Pulumi is imported inside the commands only.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from cli.options import CloudOpt, EnvOpt, OutputFormat, OutputOpt, ProjectDirOpt
+from components.errors import ConfigError
+
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (CI).")]
+PreviewOnlyOpt = Annotated[bool, typer.Option("--preview-only", help="Show what would change; change nothing.")]
+PolicyPackOpt = Annotated[Optional[Path], typer.Option(
+    "--policy-pack", help="CrossGuard policy pack folder run with every preview and update. Default: policy/.",
+    file_okay=False)]
+
+
+def engine_printer(output: OutputFormat) -> Callable[[str], None]:
+    """Stream the engine's lines as they come: stdout for people, stderr when stdout carries JSON."""
+    from cli.output import console, err_console
+
+    target = err_console if output == OutputFormat.json else console
+
+    def show(line: str) -> None:
+        target.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    return show
+
+
+def project_of(project_dir: Optional[Path]) -> Path:
+    from stacks.config import find_project_dir
+
+    return find_project_dir(project_dir)
+
+
+def single_cloud(cloud: Optional[str]) -> Optional[str]:
+    if cloud == "all":
+        raise ConfigError("--cloud all: deploy, destroy and env commands act on one cloud at a time; "
+                          "name it: --cloud aws, gcp or azure")
+    return cloud
+
+
+def confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        from cli.output import err_console
+
+        err_console.print("error: no terminal to confirm on; pass --yes to proceed", markup=False)
+        raise typer.Exit(2)
+    if not typer.confirm(question, default=False):
+        raise typer.Exit(1)
+
+
+def print_outputs(title: str, outputs: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from cli.output import console
+
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("output")
+    table.add_column("value", overflow="fold")
+    for key, value in outputs.items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+def deploy(
+    env: EnvOpt = "dev",
+    cloud: CloudOpt = None,
+    yes: YesOpt = False,
+    preview_only: PreviewOnlyOpt = False,
+    policy_pack: PolicyPackOpt = None,
+    project_dir: ProjectDirOpt = None,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Deploy an environment with the Pulumi engine, policy pack included.
+
+    State goes to $PULUMI_BACKEND_URL, else your `pulumi login`, else a local file backend in
+    $XDG_STATE_HOME/mlinfra/pulumi (~/.local/state/mlinfra/pulumi) encrypted with $PULUMI_CONFIG_PASSPHRASE.
+    """
+    from cli.output import console, emit_json
+    from stacks import workspace
+
+    target = workspace.target_for_env(project_of(project_dir), env, single_cloud(cloud))
+    show = engine_printer(output)
+    if not preview_only and not yes:
+        session = workspace.open_session(target.project_dir)
+        workspace.deploy(target, preview_only=True, on_output=show, policy_pack=policy_pack, session=session)
+        confirm(f"Deploy these changes to stack {target.stack} on {target.cloud}?", yes)
+        result = workspace.deploy(target, on_output=show, policy_pack=policy_pack, session=session)
+    else:
+        result = workspace.deploy(target, preview_only=preview_only, on_output=show, policy_pack=policy_pack)
+    if output == OutputFormat.json:
+        emit_json(result.to_dict())
+        return
+    verb = "previewed" if preview_only else "deployed"
+    console.print(f"[bold green]{verb}[/] stack {result.stack} ({result.cloud}): {result.changes or 'no changes'}")
+    if result.outputs:
+        print_outputs(f"{result.stack} outputs", result.outputs)
+
+
+def destroy(
+    env: EnvOpt = "dev",
+    cloud: CloudOpt = None,
+    yes: YesOpt = False,
+    project_dir: ProjectDirOpt = None,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Destroy every resource of an environment's stack (asks first unless --yes)."""
+    from cli.output import console, emit_json
+    from stacks import workspace
+
+    target = workspace.target_for_env(project_of(project_dir), env, single_cloud(cloud))
+    confirm(f"Destroy every resource of stack {target.stack} on {target.cloud}?", yes)
+    changes = workspace.destroy(target, on_output=engine_printer(output))
+    if output == OutputFormat.json:
+        emit_json({"stack": target.stack, "env": target.env, "cloud": target.cloud, "changes": changes})
+        return
+    console.print(f"[bold]destroyed[/] stack {target.stack} ({target.cloud}): {changes or 'nothing to delete'}")
+
+
+def outputs(
+    env: EnvOpt = "dev",
+    cloud: CloudOpt = None,
+    project_dir: ProjectDirOpt = None,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Print a deployed stack's outputs (endpoint, bucket, registry...)."""
+    from cli.output import emit_json
+    from stacks import workspace
+
+    target = workspace.target_for_env(project_of(project_dir), env, single_cloud(cloud))
+    values = workspace.outputs(target)
+    if output == OutputFormat.json:
+        emit_json({"stack": target.stack, "env": target.env, "cloud": target.cloud, "outputs": values})
+        return
+    print_outputs(f"{target.stack} outputs", values)

@@ -1,0 +1,306 @@
+"""Deploy through the Pulumi Automation API: the repository's own project, not a copy.
+
+`LocalWorkspace(work_dir=<project dir>)` runs the program `pulumi up` runs (Pulumi.yaml ->
+__main__.py -> stacks/program.py). Before the engine starts, the environment is validated
+offline (same errors and exit codes as `mlinfra plan`), then the Pulumi CLI, the state backend
+(stacks/credentials.py) and the cloud's credentials are checked.
+
+Stack config, and why the settings file is "parked":
+- A stack named after a built-in environment on its home cloud (`dev`, `prod`) is configured by
+  the repository's own Pulumi.<env>.yaml, exactly as with `pulumi up -s dev`: mlinfra writes no
+  config into it, so those files are never rewritten by a deploy.
+- Every other stack (`dev-aws`, `pr-42`, `br-fix-1a2b`) gets its config written with
+  `set_all_config` (one JSON value per `mlinfra:` key, plus the other namespaces of the env file).
+  The CLI keeps that in Pulumi.<stack>.yaml beside Pulumi.yaml, together with the stack's
+  secrets salt. So that such files never pile up in the repository, the file lives in a per-user
+  folder (credentials.state_dir()/settings/<project>) and is put beside Pulumi.yaml only while
+  an operation runs, then moved back, also when the operation fails. Passing `--config-file`
+  instead was rejected: `stack init` and `config set-all` would still write Pulumi.<stack>.yaml.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+from components.errors import ConfigError, OperationFailed, PrerequisiteMissing, StackLocked
+from components.providers.base import get_provider
+from components.spec import EnvironmentSpec
+from stacks.config import NAMESPACE, RawConfig, env_file, environment_spec, load_file
+from stacks.credentials import Backend, check_credentials, require_pulumi_cli, resolve_backend, state_dir
+from stacks.environments import stack_name
+
+OnOutput = Callable[[str], Any]
+POLICY_DIR = "policy"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One stack to operate on, and the config it runs with."""
+
+    project_dir: Path
+    stack: str
+    env: str
+    cloud: str
+    raw: RawConfig
+    # True when the project's own Pulumi.<stack>.yaml configures the stack (dev, prod): mlinfra
+    # then writes no config, and never moves or rewrites that file.
+    from_file: bool = False
+
+    def spec(self) -> EnvironmentSpec:
+        return environment_spec(self.raw, env=self.env, stack=self.stack, cloud=self.cloud)
+
+    def config(self) -> dict[str, str]:
+        """What `set_all_config` writes: `namespace:key` -> string (structured values as JSON)."""
+        pairs: dict[str, Any] = dict(self.raw.passthrough)
+        pairs.update({f"{NAMESPACE}:{k}": v for k, v in self.raw.values.items() if v is not None})
+        pairs[f"{NAMESPACE}:env"] = self.env
+        pairs[f"{NAMESPACE}:cloud"] = self.cloud
+        return {k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for k, v in sorted(pairs.items())}
+
+
+def target_for_env(project_dir: Path, env: str, cloud: Optional[str] = None) -> Target:
+    raw = load_file(env_file(project_dir, env))
+    return make_target(project_dir, env, raw, cloud)
+
+
+def make_target(project_dir: Path, env: str, raw: RawConfig, cloud: Optional[str] = None) -> Target:
+    env = str(raw.values.get("env") or env)
+    cloud = cloud or raw.home_cloud
+    if not cloud:
+        raise ConfigError(f"{NAMESPACE}:cloud: required in {raw.source}")
+    get_provider(cloud)  # an unknown --cloud is a ConfigError naming the allowed ones
+    stack = stack_name(env, cloud, raw.home_cloud)
+    # A settings file of the stack's own name in the project (Pulumi.dev.yaml) is its config.
+    from_file = (Path(project_dir) / f"Pulumi.{stack}.yaml").is_file()
+    return Target(project_dir=Path(project_dir), stack=stack, env=env, cloud=cloud, raw=raw, from_file=from_file)
+
+
+def validate(target: Target) -> EnvironmentSpec:
+    """The offline checks `mlinfra plan` runs: a bad config fails here (exit 3), before the engine."""
+    spec = target.spec()
+    get_provider(spec.cloud).check(spec)
+    return spec
+
+
+# -- errors -----------------------------------------------------------------------------------------
+def engine_error(exc: BaseException) -> str:
+    """The engine's own error lines out of a CommandError (its text holds code, stdout and stderr)."""
+    text = str(exc)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.lower().startswith("error:") or " error: " in ln.lower()]
+    picked = list(dict.fromkeys(errors))[-3:] or [ln for ln in lines if not ln.startswith(("code:", "stdout:"))][-2:]
+    return " | ".join(ln.removeprefix("stderr: ") for ln in picked) or text.strip()
+
+
+@contextmanager
+def engine_errors(stack: str, action: str) -> Iterator[None]:
+    """Automation API exceptions -> the documented user errors (locked 5, failed 1, missing CLI 4)."""
+    from pulumi.automation import errors as auto_errors
+
+    try:
+        yield
+    except auto_errors.ConcurrentUpdateError:
+        raise StackLocked(f"stack {stack} is locked by another update; wait for it to finish, or if none is "
+                          f"running, release the lock with: pulumi cancel --stack {stack}") from None
+    except auto_errors.StackNotFoundError:
+        raise OperationFailed(f"{action}: no stack named {stack} in this backend; create it with "
+                              "mlinfra deploy (or mlinfra env up for a preview)") from None
+    except auto_errors.InvalidVersionError as exc:
+        raise PrerequisiteMissing(f"the installed Pulumi CLI does not fit this SDK: {exc}; "
+                                  "see https://www.pulumi.com/docs/install/") from None
+    except auto_errors.CommandError as exc:
+        raise OperationFailed(f"{action} of stack {stack} failed: {engine_error(exc)}") from None
+    except FileNotFoundError as exc:
+        if "pulumi" in str(exc):
+            from stacks.credentials import PULUMI_INSTALL
+
+            raise PrerequisiteMissing(PULUMI_INSTALL) from None
+        raise
+
+
+# -- settings file ----------------------------------------------------------------------------------
+def settings_store(project_dir: Path) -> Path:
+    key = hashlib.sha256(str(Path(project_dir).resolve()).encode()).hexdigest()[:10]
+    return state_dir() / "settings" / f"{Path(project_dir).resolve().name}-{key}"
+
+
+@contextmanager
+def parked_settings(target: Target) -> Iterator[None]:
+    """Pulumi.<stack>.yaml beside Pulumi.yaml only for the duration of one operation (see module doc)."""
+    with parked_stack_settings(target.project_dir, target.stack, from_file=target.from_file):
+        yield
+
+
+@contextmanager
+def parked_stack_settings(project_dir: Path, stack: str, *, from_file: bool = False) -> Iterator[None]:
+    if from_file:
+        yield
+        return
+    live = Path(project_dir) / f"Pulumi.{stack}.yaml"
+    parked = settings_store(project_dir) / live.name
+    # A settings file already in the project is the user's (Pulumi.dev.yaml): used as-is, never moved.
+    existed = live.exists()
+    if not existed and parked.is_file():
+        shutil.copy2(parked, live)
+    try:
+        yield
+    finally:
+        if not existed and live.is_file():
+            parked.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(live), str(parked))
+
+
+def forget_settings(target: Target) -> None:
+    (settings_store(target.project_dir) / f"Pulumi.{target.stack}.yaml").unlink(missing_ok=True)
+
+
+def _clear_our_config(target: Target) -> None:
+    """Drop stale `mlinfra:` values before set-all writes the current ones (keys removed from the
+    env file must not linger); the secrets salt and other namespaces stay."""
+    import yaml
+
+    live = target.project_dir / f"Pulumi.{target.stack}.yaml"
+    if not live.is_file():
+        return
+    doc = yaml.safe_load(live.read_text()) or {}
+    config = doc.get("config") or {}
+    kept = {k: v for k, v in config.items() if not str(k).startswith(f"{NAMESPACE}:")}
+    if kept != config:
+        doc["config"] = kept
+        live.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+# -- the workspace ----------------------------------------------------------------------------------
+@dataclass
+class Session:
+    """Prerequisites checked once, then one LocalWorkspace on the project for every stack opened."""
+
+    project_dir: Path
+    backend: Backend
+    _workspace: Any = field(default=None, repr=False)
+
+    def workspace(self):
+        if self._workspace is None:
+            from pulumi import automation as auto
+
+            # Creating it runs `pulumi version` (the SDK's compatibility check): once per session.
+            self._workspace = auto.LocalWorkspace(work_dir=str(self.project_dir), env_vars=dict(self.backend.env_vars),
+                                                  secrets_provider=self.backend.secrets_provider)
+        return self._workspace
+
+    def stack(self, name: str, *, create: bool):
+        from pulumi import automation as auto
+
+        open_stack = auto.Stack.create_or_select if create else auto.Stack.select
+        return open_stack(name, self.workspace())
+
+
+def open_session(project_dir: Path) -> Session:
+    require_pulumi_cli()
+    return Session(project_dir=Path(project_dir), backend=resolve_backend())
+
+
+def policy_packs(project_dir: Path, pack: Optional[Path] = None) -> list[str]:
+    """The CrossGuard pack every preview and update runs: `policy/` of the project unless given."""
+    pack = Path(pack) if pack is not None else Path(project_dir) / POLICY_DIR
+    if not (pack / "PulumiPolicy.yaml").is_file():
+        raise PrerequisiteMissing(f"the policy pack is missing: {pack / 'PulumiPolicy.yaml'} not found; every "
+                                  "deploy runs it (restore policy/ from the repository)")
+    return [str(pack.resolve())]
+
+
+@dataclass
+class DeployResult:
+    stack: str
+    env: str
+    cloud: str
+    preview_only: bool
+    changes: dict[str, int]
+    outputs: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stack": self.stack, "env": self.env, "cloud": self.cloud, "preview_only": self.preview_only,
+                "changes": self.changes, "outputs": self.outputs}
+
+
+def plain_outputs(outputs: dict) -> dict[str, Any]:
+    return {k: ("[secret]" if getattr(v, "secret", False) else getattr(v, "value", v)) for k, v in outputs.items()}
+
+
+def write_config(stack, target: Target) -> None:
+    if target.from_file:
+        return
+    from pulumi.automation import ConfigValue
+
+    _clear_our_config(target)
+    stack.set_all_config({k: ConfigValue(value=v) for k, v in target.config().items()})
+
+
+def deploy(target: Target, *, preview_only: bool = False, on_output: Optional[OnOutput] = None,
+           policy_pack: Optional[Path] = None, session: Optional[Session] = None) -> DeployResult:
+    validate(target)
+    session = session or open_session(target.project_dir)
+    check_credentials(target.cloud, config={k: str(v) for k, v in target.raw.passthrough.items()})
+    packs = policy_packs(target.project_dir, policy_pack)
+    action = "preview" if preview_only else "update"
+    with parked_settings(target), engine_errors(target.stack, action):
+        stack = session.stack(target.stack, create=True)
+        write_config(stack, target)
+        if preview_only:
+            result = stack.preview(on_output=on_output, policy_packs=packs, color="never")
+            changes, outputs = dict(result.change_summary or {}), {}
+        else:
+            result = stack.up(on_output=on_output, policy_packs=packs, color="never")
+            changes = dict(result.summary.resource_changes or {})
+            outputs = plain_outputs(result.outputs)
+    return DeployResult(stack=target.stack, env=target.env, cloud=target.cloud, preview_only=preview_only,
+                        changes=changes, outputs=outputs)
+
+
+def destroy(target: Target, *, on_output: Optional[OnOutput] = None, remove: bool = False,
+            guard: Optional[Callable[[Any], None]] = None, missing_ok: bool = False,
+            session: Optional[Session] = None) -> Optional[dict[str, int]]:
+    """Destroy every resource of the stack; `remove` also deletes the stack and its settings.
+
+    `guard(stack)` runs once the stack is selected and before anything is destroyed (protection
+    rules raise there). With `missing_ok`, a stack that does not exist is None, not an error.
+    """
+    from pulumi.automation import errors as auto_errors
+
+    session = session or open_session(target.project_dir)
+    with parked_settings(target), engine_errors(target.stack, "destroy"):
+        try:
+            stack = session.stack(target.stack, create=False)
+        except auto_errors.StackNotFoundError:
+            if missing_ok:
+                return None
+            raise
+        if guard is not None:
+            guard(stack)
+        check_credentials(target.cloud, config={k: str(v) for k, v in target.raw.passthrough.items()})
+        result = stack.destroy(on_output=on_output, color="never")
+        if remove:
+            stack.workspace.remove_stack(target.stack)
+    if remove:
+        forget_settings(target)
+    return dict(result.summary.resource_changes or {})
+
+
+def outputs(target: Target, *, session: Optional[Session] = None) -> dict[str, Any]:
+    session = session or open_session(target.project_dir)
+    with parked_settings(target), engine_errors(target.stack, "outputs"):
+        stack = session.stack(target.stack, create=False)
+        return plain_outputs(stack.outputs())
+
+
+def refresh(target: Target, *, on_output: Optional[OnOutput] = None, session: Optional[Session] = None) -> None:
+    session = session or open_session(target.project_dir)
+    check_credentials(target.cloud, config={k: str(v) for k, v in target.raw.passthrough.items()})
+    with parked_settings(target), engine_errors(target.stack, "refresh"):
+        stack = session.stack(target.stack, create=False)
+        stack.refresh(on_output=on_output, color="never")
