@@ -10,13 +10,10 @@ from typing import Annotated, Optional
 import typer
 
 from cli.deploy import PolicyPackOpt, PreviewOnlyOpt, engine_printer, project_of, single_cloud
-from cli.options import BranchOpt, CloudOpt, OutputFormat, OutputOpt, PrOpt, ProjectDirOpt
+from cli.options import BranchOpt, CloudOpt, OutputFormat, OutputOpt, PrOpt, ProjectDirOpt, TtlOpt
 
 app = typer.Typer(help="Preview environments per pull request or branch, with a time to live.",
                   no_args_is_help=True)
-
-TtlOpt = Annotated[str, typer.Option("--ttl", help="Time to live from this deploy: hours or days, e.g. 72h, 3d.")]
-
 
 @app.command("up")
 def up(

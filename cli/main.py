@@ -41,6 +41,7 @@ GROUPS: list[tuple[str, str]] = [
     ("cli.model", "model"),
     ("cli.appimage", "app"),
     ("cli.env", "env"),
+    ("cli.policy", "policy"),
 ]
 
 _state = {"debug": False}

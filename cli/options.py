@@ -34,3 +34,4 @@ ProjectDirOpt = Annotated[
 ]
 PrOpt = Annotated[Optional[int], typer.Option("--pr", help="Pull-request number: the preview environment pr-N.", min=1)]
 BranchOpt = Annotated[Optional[str], typer.Option("--branch", help="Branch name: a preview environment for it.")]
+TtlOpt = Annotated[str, typer.Option("--ttl", help="Preview time to live: hours or days, e.g. 72h, 3d.")]

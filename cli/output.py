@@ -7,7 +7,8 @@ from typing import Any
 
 from rich.console import Console
 
-console = Console(highlight=False)
+# Piped output (CI logs, files) gets room for type tokens instead of rich's 80-column default.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False)
 
 

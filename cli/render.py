@@ -28,6 +28,24 @@ def plan_tree(plan: "Plan") -> Tree:
     return root
 
 
+def preview_note(plan: "Plan") -> str | None:
+    info = plan.extra.get("preview")
+    if not info:
+        return None
+    flat: list[str] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else key, sub)
+        else:
+            flat.append(f"{prefix}={value}")
+
+    walk("", info.get("overrides", {}))
+    return (f"[bold]{plan.stack}[/] previews [cyan]{info.get('source')}[/] from env {info.get('base_env')}; "
+            f"expires {info.get('expires_at')} ({info.get('ttl_hours')} h); overrides: {', '.join(flat)}")
+
+
 def summary_table(plans: list["Plan"]) -> Table:
     table = Table(title="Plan summary", show_lines=False)
     for col in ("stack", "env", "cloud", "region", "resources", "endpoint", "policy", "monthly USD"):

@@ -187,13 +187,20 @@ def plan_targets(project_dir: Path, *, envs: Optional[list[str]] = None, cloud: 
 
         if envs or config_file:
             raise ConfigError("--pr/--branch plan the preview of dev; they cannot be combined with --env or --config-file")
-        stack, raw = preview_raw_config(project_dir, pr=pr, branch=branch, ttl_hours=ttl_hours or 72)
+        from stacks.environments import PREVIEW_BASE_ENV, PREVIEW_SERVICE_OVERRIDES
         from stacks.planning import clouds_for
 
+        stack, raw = preview_raw_config(project_dir, pr=pr, branch=branch, ttl_hours=ttl_hours or 72)
         chosen = [Target(env=stack, cloud=c, raw=raw) for c in clouds_for(cloud, raw.home_cloud)]
+        preview = {"base_env": PREVIEW_BASE_ENV, **raw.values["preview"], "overrides": PREVIEW_SERVICE_OVERRIDES}
     else:
+        preview = None
+    if preview is None:
         chosen = targets(project_dir, envs, cloud, config_file)
     for target in chosen:
         target.spec()
     plans = [plan_environment(project_dir, t.env, t.cloud, raw=t.raw) for t in chosen]
+    if preview is not None:
+        for p in plans:
+            p.extra["preview"] = preview
     return [attach_verdicts(p) for p in plans] if verdicts else plans
