@@ -110,3 +110,24 @@ def test_bad_value_in_one_env_fails_before_any_plan(project: Path):
     assert result.exit_code == 3
     assert result.stdout.strip() == ""  # no half-printed document
     assert "mlinfra:service.storage.warm_after_days: -1" in result.output
+
+
+def test_plan_pr_previews_dev_with_its_overrides_and_expiry():
+    result = invoke("plan", "--pr", "42", "--cloud", "all", "--ttl", "2d", "-o", "json")
+    assert result.exit_code == 0, result.output
+    plans = json.loads(result.stdout)["plans"]
+    assert [p["stack"] for p in plans] == ["pr-42-aws", "pr-42", "pr-42-azure"]
+    for entry in plans:
+        preview = entry["preview"]
+        assert preview["base_env"] == "dev" and preview["source"] == "pr-42" and preview["ttl_hours"] == 48
+        assert preview["overrides"]["training"]["enabled"] is False
+        service = next(r for r in entry["resources"] if r["type"] == "mlinfra:service:MLService")
+        assert service["inputs"]["preview"] is True
+        assert service["inputs"]["service"]["storage"]["force_destroy"] is True
+        assert entry["outputs"]["expires_at"] == preview["expires_at"]
+
+
+def test_plan_pr_cannot_mix_with_env():
+    result = invoke("plan", "--pr", "42", "--env", "prod")
+    assert result.exit_code == 3
+    assert "--pr/--branch plan the preview of dev" in result.output
