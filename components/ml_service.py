@@ -45,7 +45,8 @@ class MLService(pulumi.ComponentResource):
             ctx.monitoring = self._part(Alerts, f"{name}-alerts")
         if svc.budget.monthly_usd is not None:
             self._part(Budget, f"{name}-budget")
-        self.register_outputs(self.exports())
+        # Registered outputs too: a CrossGuard stack policy sees a component's outputs, not its inputs.
+        self.register_outputs({**self.exports(), "description": props})
 
     def _part(self, cls: type[Part], name: str):
         return cls(name, self.ctx, pulumi.ResourceOptions(parent=self)).outputs

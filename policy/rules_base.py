@@ -154,7 +154,14 @@ class Stack:
 
     def description(self, path: str, default: Any = None) -> Any:
         svc = self.service
-        return get(svc.inputs, path, default) if svc is not None else default
+        if svc is None:
+            return default
+        # Offline the description is the component's inputs; under CrossGuard a component shows its
+        # registered outputs, where MLService repeats it as `description`.
+        source = svc.inputs
+        if "service" not in source and isinstance(source.get("description"), Mapping):
+            source = source["description"]
+        return get(source, path, default)
 
     def _tag_values(self, key: str) -> set[str]:
         values: set[str] = set()
