@@ -110,3 +110,7 @@ def main() -> None:
             markup=False, soft_wrap=True,
         )
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -21,12 +21,12 @@ def plan(
     from cli.output import console, emit_json
     from stacks.config import find_project_dir
     from stacks.environments import parse_ttl
-    from stacks.offline import plan_targets
+    from stacks.planning import default_jobs, plan_targets
     from stacks.plan import plans_document
 
     root = find_project_dir(project_dir)
     plans = plan_targets(root, envs=env, cloud=cloud, config_file=config_file, pr=pr, branch=branch,
-                         ttl_hours=parse_ttl(ttl))
+                         ttl_hours=parse_ttl(ttl), jobs=default_jobs())
     if output == OutputFormat.json:
         emit_json(plans_document(plans))
     else:

@@ -36,9 +36,9 @@ def _plans(env, cloud, plan_file, project_dir):
             plans = [p for p in plans if p.env in env or p.stack in env]
         return plans
     from stacks.config import find_project_dir
-    from stacks.offline import plan_targets
+    from stacks.planning import default_jobs, plan_targets
 
-    return plan_targets(find_project_dir(project_dir), envs=env, cloud=cloud, verdicts=False)
+    return plan_targets(find_project_dir(project_dir), envs=env, cloud=cloud, verdicts=False, jobs=default_jobs())
 
 
 def _table(plan, report):

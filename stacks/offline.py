@@ -132,7 +132,8 @@ def run_program(fn: Callable[[], Any], *, config: dict[str, str], project: str, 
     finally:
         settings.reset_options()
         pulumi.runtime.set_all_config({})
-    return monitor.records, monitor.stack_outputs
+    # The engine registers resources from a thread pool: sort so the same program gives the same document.
+    return sorted(monitor.records, key=lambda r: r.urn), monitor.stack_outputs
 
 
 def config_pairs(raw: RawConfig, *, env: str, cloud: str) -> dict[str, str]:
@@ -160,47 +161,3 @@ def plan_environment(project_dir: Path, env: str, cloud: Optional[str] = None,
                                      region=spec.region)
     return Plan(stack=stack, env=spec.env, cloud=spec.cloud, region=spec.region, resources=resources, outputs=outputs)
 
-
-def attach_verdicts(plan: Plan) -> Plan:
-    """Add the policy verdicts and the cost estimate to a plan (the `"policy"` / `"cost"` keys)."""
-    import importlib
-
-    # INTEGRATION: tolerate the policy / cost packages until they land.
-    for key, module, fn in (("policy", "policy.runner", "evaluate"), ("cost", "cost.estimate", "estimate")):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError:
-            continue
-        plan.extra[key] = getattr(mod, fn)(plan).to_dict()
-    return plan
-
-
-def plan_targets(project_dir: Path, *, envs: Optional[list[str]] = None, cloud: Optional[str] = None,
-                 config_file: Optional[Path] = None, pr: Optional[int] = None, branch: Optional[str] = None,
-                 ttl_hours: Optional[int] = None, verdicts: bool = True) -> list[Plan]:
-    """Plan every target a command names. All configs are validated before the first program runs."""
-    from stacks.planning import Target, targets
-
-    if pr is not None or branch is not None:
-        from components.errors import ConfigError
-        from stacks.environments import preview_raw_config
-
-        if envs or config_file:
-            raise ConfigError("--pr/--branch plan the preview of dev; they cannot be combined with --env or --config-file")
-        from stacks.environments import PREVIEW_BASE_ENV, PREVIEW_SERVICE_OVERRIDES
-        from stacks.planning import clouds_for
-
-        stack, raw = preview_raw_config(project_dir, pr=pr, branch=branch, ttl_hours=ttl_hours or 72)
-        chosen = [Target(env=stack, cloud=c, raw=raw) for c in clouds_for(cloud, raw.home_cloud)]
-        preview = {"base_env": PREVIEW_BASE_ENV, **raw.values["preview"], "overrides": PREVIEW_SERVICE_OVERRIDES}
-    else:
-        preview = None
-    if preview is None:
-        chosen = targets(project_dir, envs, cloud, config_file)
-    for target in chosen:
-        target.spec()
-    plans = [plan_environment(project_dir, t.env, t.cloud, raw=t.raw) for t in chosen]
-    if preview is not None:
-        for p in plans:
-            p.extra["preview"] = preview
-    return [attach_verdicts(p) for p in plans] if verdicts else plans

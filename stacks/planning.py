@@ -10,6 +10,7 @@ from components.providers.base import cloud_names, get_provider
 from components.spec import EnvironmentSpec
 from stacks.config import RawConfig, builtin_envs, env_file, environment_spec, load_file
 from stacks.environments import stack_name
+from stacks.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -60,3 +61,83 @@ def targets(project_dir: Path, envs: Optional[list[str]] = None, cloud: Optional
         for c in clouds_for(cloud, raw.home_cloud) or [""]:
             out.append(Target(env=str(raw.values.get("env") or env), cloud=c, raw=raw))
     return out
+
+
+def _plan_group(project_dir: Path, group: list[Target]) -> list[Plan]:
+    from stacks.offline import plan_environment
+
+    return [plan_environment(project_dir, t.env, t.cloud, raw=t.raw) for t in group]
+
+
+def default_jobs() -> int:
+    """Worker processes for multi-cloud plans: MLINFRA_JOBS, else one per cloud (see plan_in_parallel)."""
+    import os
+
+    value = os.environ.get("MLINFRA_JOBS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else len(cloud_names())
+
+
+def plan_in_parallel(project_dir: Path, chosen: list[Target], jobs: int = 1) -> list[Plan]:
+    """Plan targets, one worker process per cloud when `jobs` > 1, results in the targets' order.
+
+    Most of a cold plan is importing the cloud's SDK (1-3 s each; pure Python class building),
+    so clouds are planned side by side and each worker imports one SDK only. Workers are
+    forked before pulumi is imported here; a process that already holds Pulumi's runtime
+    (a test, an embedding program) plans in-process instead.
+    """
+    import sys
+
+    groups: dict[str, list[int]] = {}
+    for index, target in enumerate(chosen):
+        groups.setdefault(target.cloud, []).append(index)
+    if jobs <= 1 or len(groups) <= 1 or "pulumi" in sys.modules:
+        return _plan_group(project_dir, chosen)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    results: list[Optional[Plan]] = [None] * len(chosen)
+    with ProcessPoolExecutor(max_workers=min(jobs, len(groups)),
+                             mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = {cloud: pool.submit(_plan_group, project_dir, [chosen[i] for i in idx])
+                   for cloud, idx in groups.items()}
+        for cloud, future in futures.items():
+            for i, plan in zip(groups[cloud], future.result()):
+                results[i] = plan
+    return [p for p in results if p is not None]
+
+
+def attach_verdicts(plan: Plan) -> Plan:
+    """Add the policy verdicts and the cost estimate to a plan (the `"policy"` / `"cost"` keys)."""
+    from cost.estimate import estimate
+    from policy.runner import evaluate
+
+    plan.extra["policy"] = evaluate(plan).to_dict()
+    plan.extra["cost"] = estimate(plan).to_dict()
+    return plan
+
+
+def plan_targets(project_dir: Path, *, envs: Optional[list[str]] = None, cloud: Optional[str] = None,
+                 config_file: Optional[Path] = None, pr: Optional[int] = None, branch: Optional[str] = None,
+                 ttl_hours: Optional[int] = None, verdicts: bool = True, jobs: int = 1) -> list[Plan]:
+    """Plan every target a command names. All configs are validated before the first program runs."""
+    if pr is not None or branch is not None:
+        from components.errors import ConfigError
+        from stacks.environments import preview_raw_config
+
+        if envs or config_file:
+            raise ConfigError("--pr/--branch plan the preview of dev; they cannot be combined with --env or --config-file")
+        from stacks.environments import PREVIEW_BASE_ENV, PREVIEW_SERVICE_OVERRIDES
+        stack, raw = preview_raw_config(project_dir, pr=pr, branch=branch, ttl_hours=ttl_hours or 72)
+        chosen = [Target(env=stack, cloud=c, raw=raw) for c in clouds_for(cloud, raw.home_cloud)]
+        preview = {"base_env": PREVIEW_BASE_ENV, **raw.values["preview"], "overrides": PREVIEW_SERVICE_OVERRIDES}
+    else:
+        preview = None
+    if preview is None:
+        chosen = targets(project_dir, envs, cloud, config_file)
+    for target in chosen:
+        target.spec()
+    plans = plan_in_parallel(project_dir, chosen, jobs=jobs)
+    if preview is not None:
+        for p in plans:
+            p.extra["preview"] = preview
+    return [attach_verdicts(p) for p in plans] if verdicts else plans
