@@ -189,13 +189,64 @@ class CloudProvider(Protocol):
 
 
 class BaseProvider:
-    """Shared behaviour: region and capability checks. Subclasses set the class attributes."""
+    """Shared behaviour: region and capability checks, and builders looked up as data.
+
+    Subclasses set the class attributes. Each part is built by `"module:function"` in the cloud's
+    own package (`BUILDERS`), imported on first use so that `check()` never loads a cloud SDK;
+    a builder is called as `function(provider, parent, ctx)`. Serving is keyed by mode.
+    """
 
     name: str = ""
     display_name: str = ""
     default_region: str = ""
     regions: frozenset[str] = frozenset()
+    packages: tuple[str, ...] = ()
     UNSUPPORTED: Mapping[Feature, str] = {}
+    BUILDERS: Mapping[str, str] = {
+        "storage": "storage:build_storage",
+        "registry": "registry:build_registry",
+        "serving.serverless": "serving_serverless:build_serverless",
+        "serving.vm": "serving_vm:build_vm",
+        "training": "training:build_training",
+        "monitoring": "monitoring:build_monitoring",
+        "budget": "budget:build_budget",
+    }
+
+    def _own(self, target: str):
+        module, _, attr = target.partition(":")
+        package = type(self).__module__.rpartition(".")[0]
+        return getattr(importlib.import_module(f"{package}.{module}"), attr)
+
+    def _build(self, part: str, parent: "pulumi.Resource", ctx: BuildContext):
+        return self._own(self.BUILDERS[part])(self, parent, ctx)
+
+    def foundation(self, parent: "pulumi.Resource", name: str, ctx: BuildContext) -> Any:
+        return None
+
+    def storage(self, parent, name, ctx) -> StorageOutputs:
+        return self._build("storage", parent, ctx)
+
+    def registry(self, parent, name, ctx) -> RegistryOutputs:
+        return self._build("registry", parent, ctx)
+
+    def serving(self, parent, name, ctx) -> ServingOutputs:
+        return self._build(f"serving.{ctx.spec.service.serving.mode}", parent, ctx)
+
+    def training(self, parent, name, ctx) -> TrainingOutputs:
+        return self._build("training", parent, ctx)
+
+    def monitoring(self, parent, name, ctx) -> MonitoringOutputs:
+        return self._build("monitoring", parent, ctx)
+
+    def budget(self, parent, name, ctx) -> BudgetOutputs:
+        return self._build("budget", parent, ctx)
+
+    def mock_resource(self, typ: str, name: str, inputs: dict, region: str) -> tuple[str, dict]:
+        """What the cloud would answer for a resource, for the offline plan (the cloud's `mocks.py`)."""
+        return self._own("mocks:new_resource")(typ, name, inputs, region)
+
+    def mock_call(self, token: str, args: dict, region: str) -> dict:
+        return self._own("mocks:call")(token, args, region)
 
     def unsupported(self) -> Mapping[Feature, str]:
         return self.UNSUPPORTED

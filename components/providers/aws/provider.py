@@ -6,7 +6,7 @@ import re
 from typing import Mapping
 
 from components.naming import checked, short_hash
-from components.providers.base import BaseProvider, BuildContext, Feature
+from components.providers.base import BaseProvider, Feature
 from components.errors import ConfigError
 
 REGIONS = frozenset({
@@ -119,50 +119,3 @@ class AwsProvider(BaseProvider):
         import pulumi_aws as aws
 
         return aws.Provider(f"{name}-aws", region=spec.region)
-
-    def foundation(self, parent, name: str, ctx: BuildContext):
-        return None
-
-    def storage(self, parent, name, ctx):
-        from .storage import build_storage
-
-        return build_storage(self, parent, ctx)
-
-    def registry(self, parent, name, ctx):
-        from .registry import build_registry
-
-        return build_registry(self, parent, ctx)
-
-    def serving(self, parent, name, ctx):
-        if ctx.spec.service.serving.mode == "vm":
-            from .serving_vm import build_vm
-
-            return build_vm(self, parent, ctx)
-        from .serving_serverless import build_serverless
-
-        return build_serverless(self, parent, ctx)
-
-    def training(self, parent, name, ctx):
-        from .training import build_training
-
-        return build_training(self, parent, ctx)
-
-    def monitoring(self, parent, name, ctx):
-        from .monitoring import build_monitoring
-
-        return build_monitoring(self, parent, ctx)
-
-    def budget(self, parent, name, ctx):
-        from .budget import build_budget
-
-        return build_budget(self, parent, ctx)
-
-    def mock_resource(self, typ: str, name: str, inputs: dict, region: str) -> tuple[str, dict]:
-        from .mocks import new_resource
-
-        return new_resource(typ, name, inputs, region)
-
-    def mock_call(self, token: str, args: dict, region: str) -> dict:
-        from .mocks import call
-
-        return call(token, args, region)

@@ -56,7 +56,7 @@ def _cpu_rule(vmss_id, operator: str, threshold: int, direction: str) -> dict:
     }
 
 
-def build_vm_serving(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOutputs:
+def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOutputs:
     p = ctx.prefix
     rg = ctx.base
     region = ctx.spec.region

@@ -45,7 +45,7 @@ def custom_domain(parent: pulumi.Resource, ctx: BuildContext, service) -> pulumi
     return load_balancer(parent, ctx, backend)
 
 
-def build_serving_serverless(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOutputs:
+def build_serverless(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOutputs:
     spec = ctx.spec
     serving = spec.service.serving
     opts = pulumi.ResourceOptions(parent=parent)

@@ -61,7 +61,7 @@ def instance_template(parent: pulumi.Resource, ctx: BuildContext, sa, subnetwork
         opts=pulumi.ResourceOptions(parent=parent))
 
 
-def build_serving_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOutputs:
+def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOutputs:
     p = ctx.prefix
     spec = ctx.spec
     serving = spec.service.serving
