@@ -1,36 +1,7 @@
 """`mlinfra cost`: the monthly estimate per resource and the total per cloud, side by side."""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Optional
-
-import typer
-
-from cli.options import CloudOpt, EnvsOpt, OutputFormat, OutputOpt, ProjectDirOpt
-
-PlanFileOpt = Annotated[
-    Optional[Path],
-    typer.Option("--plan-file", help="Price a saved `mlinfra plan --output json` document instead of planning.",
-                 dir_okay=False),
-]
-
-
-def _plans(env, cloud, plan_file, project_dir):
-    if plan_file is not None:
-        from stacks.plan import read_plans
-        from stacks.planning import clouds_for
-
-        plans = read_plans(plan_file)
-        if cloud is not None:
-            wanted = clouds_for(cloud, "")
-            plans = [p for p in plans if p.cloud in wanted]
-        if env:
-            plans = [p for p in plans if p.env in env or p.stack in env]
-        return plans
-    from stacks.config import find_project_dir
-    from stacks.planning import default_jobs, plan_targets
-
-    return plan_targets(find_project_dir(project_dir), envs=env, cloud=cloud, verdicts=False, jobs=default_jobs())
+from cli.options import CloudOpt, EnvsOpt, OutputFormat, OutputOpt, PlanFileOpt, ProjectDirOpt
 
 
 def report_table(report):
@@ -71,8 +42,9 @@ def cost(
 ) -> None:
     """Estimate what each stack costs a month, from list prices and the usage section of its description."""
     from cost.estimate import estimate
+    from stacks.planning import load_plans
 
-    reports = [estimate(p) for p in _plans(env, cloud, plan_file, project_dir)]
+    reports = [estimate(p) for p in load_plans(project_dir, env, cloud, plan_file)]
     totals: dict[str, dict[str, float]] = {}
     for r in reports:
         totals.setdefault(r.env, {})[r.cloud] = round(r.monthly_usd, 2)

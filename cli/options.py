@@ -35,3 +35,8 @@ ProjectDirOpt = Annotated[
 PrOpt = Annotated[Optional[int], typer.Option("--pr", help="Pull-request number: the preview environment pr-N.", min=1)]
 BranchOpt = Annotated[Optional[str], typer.Option("--branch", help="Branch name: a preview environment for it.")]
 TtlOpt = Annotated[str, typer.Option("--ttl", help="Preview time to live: hours or days, e.g. 72h, 3d.")]
+PlanFileOpt = Annotated[
+    Optional[Path],
+    typer.Option("--plan-file", help="A saved `mlinfra plan --output json` document, instead of planning now.",
+                 dir_okay=False),
+]

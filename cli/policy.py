@@ -6,39 +6,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.options import CloudOpt, EnvsOpt, OutputFormat, OutputOpt, ProjectDirOpt
+from cli.options import CloudOpt, EnvsOpt, OutputFormat, OutputOpt, PlanFileOpt, ProjectDirOpt
 
 app = typer.Typer(help="Policy as code: the rules `pulumi preview --policy-pack policy` enforces, run offline.",
                   no_args_is_help=True)
 
-PlanFileOpt = Annotated[
-    Optional[Path],
-    typer.Option("--plan-file", help="Check a saved `mlinfra plan --output json` document instead of planning.",
-                 dir_okay=False),
-]
 PolicyConfigOpt = Annotated[
     Optional[Path],
     typer.Option("--config", help="Policy config JSON (the --policy-pack-config shape), laid over "
                                   "policy/config.default.json.", dir_okay=False),
 ]
-
-
-def _plans(env, cloud, plan_file, project_dir):
-    if plan_file is not None:
-        from stacks.plan import read_plans
-        from stacks.planning import clouds_for
-
-        plans = read_plans(plan_file)
-        if cloud is not None:
-            wanted = clouds_for(cloud, "")
-            plans = [p for p in plans if p.cloud in wanted]
-        if env:
-            plans = [p for p in plans if p.env in env or p.stack in env]
-        return plans
-    from stacks.config import find_project_dir
-    from stacks.planning import default_jobs, plan_targets
-
-    return plan_targets(find_project_dir(project_dir), envs=env, cloud=cloud, verdicts=False, jobs=default_jobs())
 
 
 def _table(plan, report):
@@ -69,7 +46,9 @@ def check(
     from policy.runner import evaluate
 
     policy_config = load(config)  # a bad config fails (exit 3) before anything is planned
-    plans = _plans(env, cloud, plan_file, project_dir)
+    from stacks.planning import load_plans
+
+    plans = load_plans(project_dir, env, cloud, plan_file)
     if not plans:
         from components.errors import ConfigError
 

@@ -141,3 +141,21 @@ def plan_targets(project_dir: Path, *, envs: Optional[list[str]] = None, cloud: 
         for p in plans:
             p.extra["preview"] = preview
     return [attach_verdicts(p) for p in plans] if verdicts else plans
+
+
+def load_plans(project_dir: Optional[Path], envs: Optional[list[str]] = None, cloud: Optional[str] = None,
+               plan_file: Optional[Path] = None) -> list[Plan]:
+    """Plans to report on: read from a saved plan document (filtered by --env / --cloud), or planned now."""
+    if plan_file is not None:
+        from stacks.plan import read_plans
+
+        plans = read_plans(plan_file)
+        if cloud is not None:
+            wanted = clouds_for(cloud, "")
+            plans = [p for p in plans if p.cloud in wanted]
+        if envs:
+            plans = [p for p in plans if p.env in envs or p.stack in envs]
+        return plans
+    from stacks.config import find_project_dir
+
+    return plan_targets(find_project_dir(project_dir), envs=envs, cloud=cloud, verdicts=False, jobs=default_jobs())
