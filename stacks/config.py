@@ -97,11 +97,11 @@ def from_pairs(pairs: Mapping[str, Any], source: str = "config") -> RawConfig:
             close = difflib.get_close_matches(name, KNOWN_KEYS, n=1)
             hint = f"; did you mean {NAMESPACE}:{close[0]}?" if close else f"; known keys: {', '.join(KNOWN_KEYS)}"
             raise ConfigError(f"{key}: unknown key{hint}")
-        ours[name] = _decode(value)
+        ours[name] = decode(value)
     return RawConfig(values=ours, source=source, passthrough=rest)
 
 
-def _decode(value: Any) -> Any:
+def decode(value: Any) -> Any:
     # pulumi.Config hands structured values over as JSON strings; stack files as YAML objects.
     if isinstance(value, str) and value[:1] in "{[":
         try:
@@ -111,11 +111,12 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _merge(base: Any, over: Any) -> Any:
-    if isinstance(base, dict) and isinstance(over, dict):
+def merge(base: Any, over: Any) -> Any:
+    """Deep-merge `over` into `base` (mappings merge key by key; anything else is replaced)."""
+    if isinstance(base, Mapping) and isinstance(over, Mapping):
         out = dict(base)
         for key, value in over.items():
-            out[key] = _merge(base.get(key), value) if key in base else copy.deepcopy(value)
+            out[key] = merge(base.get(key), value) if key in base else copy.deepcopy(value)
         return out
     return copy.deepcopy(over)
 
@@ -215,7 +216,7 @@ def environment_spec(
         if name not in clouds:
             raise ConfigError(f"{NAMESPACE}:overrides.{name}: unknown cloud; allowed: {', '.join(clouds)}")
     cloud_over = _as_mapping(overrides.get(cloud), f"{NAMESPACE}:overrides.{cloud}")
-    merged = _merge(service, cloud_over)
+    merged = merge(service, cloud_over)
 
     def service_key(loc: tuple) -> str:
         dotted = ".".join(str(p) for p in loc)

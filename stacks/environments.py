@@ -11,7 +11,6 @@ built-in environment are protected whatever their config says.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import unicodedata
@@ -22,7 +21,7 @@ from typing import Any, Iterable, Mapping, Optional
 from components.errors import ConfigError, ProtectedStack
 from components.providers.base import cloud_names
 from components.spec import ENV_NAME
-from stacks.config import RawConfig, builtin_envs, env_file, load_file
+from stacks.config import RawConfig, builtin_envs, env_file, load_file, merge
 
 # Previews are based on this environment's Pulumi.<env>.yaml.
 PREVIEW_BASE_ENV = "dev"
@@ -147,15 +146,6 @@ def utcnow() -> datetime:
 
 
 # -- preview config -------------------------------------------------------------------------------
-def _merge(base: Any, over: Any) -> Any:
-    if isinstance(base, Mapping) and isinstance(over, Mapping):
-        out = dict(base)
-        for key, value in over.items():
-            out[key] = _merge(base.get(key), value) if key in base else copy.deepcopy(value)
-        return out
-    return copy.deepcopy(over)
-
-
 def preview_values(base: RawConfig, *, stack: str, source: str, ttl_hours: int,
                    now: Optional[datetime] = None) -> RawConfig:
     """The base environment's config with the preview overrides, `env` and `preview` set."""
@@ -164,7 +154,7 @@ def preview_values(base: RawConfig, *, stack: str, source: str, ttl_hours: int,
     service = values.get("service") or {}
     if not isinstance(service, Mapping):
         raise ConfigError(f"mlinfra:service: expected a mapping in {base.source}")
-    values["service"] = _merge(service, PREVIEW_SERVICE_OVERRIDES)
+    values["service"] = merge(service, PREVIEW_SERVICE_OVERRIDES)
     values["env"] = stack
     values["preview"] = {
         "source": source,

@@ -8,14 +8,13 @@ stacks are refused whatever their config says (stacks/environments.py).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from components.errors import MlinfraError, OperationFailed
-from stacks.config import NAMESPACE, RawConfig, builtin_envs
+from stacks.config import NAMESPACE, RawConfig, builtin_envs, decode
 from stacks.environments import (DEFAULT_TTL_HOURS, ensure_destroyable, is_expired, preview_raw_config,
                                  protected_reason, utcnow)
 from stacks.workspace import (DeployResult, OnOutput, Session, Target, deploy, destroy, engine_errors,
@@ -31,22 +30,13 @@ def preview_target(project_dir: Path, *, pr: Optional[int] = None, branch: Optio
     return make_target(project_dir, name, raw, cloud)
 
 
-def _decode(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
 def stack_config(stack) -> dict[str, Any]:
     """The stack's `mlinfra:` config: its settings, else what its last update ran with."""
     config = stack.get_all_config()
     if not any(k.startswith(f"{NAMESPACE}:") for k in config):
         summary = stack.info(show_secrets=False)
         config = summary.config if summary is not None else {}
-    return {k: _decode(v.value) for k, v in config.items() if k.startswith(f"{NAMESPACE}:")}
+    return {k: decode(v.value) for k, v in config.items() if k.startswith(f"{NAMESPACE}:")}
 
 
 def read_preview(stack) -> Optional[dict[str, Any]]:
