@@ -92,63 +92,13 @@ def resolve_backend(env: Optional[Mapping[str, str]] = None, home: Optional[Path
 
 
 # -- cloud credentials ----------------------------------------------------------------------------
-def _any(env: Mapping[str, str], *names: str) -> bool:
-    return any(env.get(n) for n in names)
-
-
-def _aws(env: Mapping[str, str], home: Path, config: Mapping[str, str]) -> Optional[str]:
-    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
-        return None
-    if _any(env, "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") or config.get("aws:profile"):
-        return None
-    aws_dir = home / ".aws"
-    if (Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or aws_dir / "credentials")).is_file():
-        return None
-    if (Path(env.get("AWS_CONFIG_FILE") or aws_dir / "config")).is_file():
-        return None
-    return ("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or "
-            "AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN (OIDC), or run `aws configure` / `aws sso login`")
-
-
-def _gcp(env: Mapping[str, str], home: Path, config: Mapping[str, str]) -> Optional[str]:
-    adc = Path(env.get("CLOUDSDK_CONFIG") or home / ".config" / "gcloud") / "application_default_credentials.json"
-    has_key = _any(env, "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CREDENTIALS", "GOOGLE_OAUTH_ACCESS_TOKEN",
-                   "CLOUDSDK_AUTH_ACCESS_TOKEN") or adc.is_file()
-    has_project = _any(env, "GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT") \
-        or bool(config.get("gcp:project"))
-    missing = []
-    if not has_key:
-        missing.append("credentials: set GOOGLE_APPLICATION_CREDENTIALS (a key file or workload identity "
-                       "federation config) or GOOGLE_CREDENTIALS, or run `gcloud auth application-default login`")
-    if not has_project:
-        missing.append("a project: set GOOGLE_PROJECT, or `pulumi config set gcp:project <id>`")
-    return "no GCP " + "; and ".join(missing) if missing else None
-
-
-def _azure(env: Mapping[str, str], home: Path, config: Mapping[str, str]) -> Optional[str]:
-    service_principal = env.get("ARM_CLIENT_ID") and env.get("ARM_TENANT_ID") and (
-        env.get("ARM_CLIENT_SECRET") or env.get("ARM_CLIENT_CERTIFICATE_PATH")
-        or str(env.get("ARM_USE_OIDC", "")).lower() == "true" or str(env.get("ARM_USE_MSI", "")).lower() == "true")
-    if service_principal:
-        return None
-    azure_dir = Path(env.get("AZURE_CONFIG_DIR") or home / ".azure")
-    if (azure_dir / "azureProfile.json").is_file() or (azure_dir / "msal_token_cache.json").is_file():
-        return None
-    return ("no Azure credentials: set ARM_CLIENT_ID and ARM_TENANT_ID with ARM_CLIENT_SECRET or ARM_USE_OIDC=true "
-            "(and ARM_SUBSCRIPTION_ID), or run `az login`")
-
-
-# Cloud name -> check. A cloud without an entry has nothing to check here.
-CHECKS = {"aws": _aws, "gcp": _gcp, "azure": _azure}
-
-
 def check_credentials(cloud: str, env: Optional[Mapping[str, str]] = None, home: Optional[Path] = None,
                       config: Optional[Mapping[str, str]] = None) -> None:
     """PrerequisiteMissing naming the variables or login command when `cloud` has no credentials."""
     env = os.environ if env is None else env
     home = home or Path(env.get("HOME") or Path.home())
-    check = CHECKS.get(cloud)
-    problem = check(env, home, config or {}) if check else None
+    from components.providers.base import get_provider
+
+    problem = get_provider(cloud).missing_credentials(env, home, config or {})
     if problem:
         raise PrerequisiteMissing(f"{problem} (needed to deploy to {cloud})")

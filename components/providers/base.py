@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol
 from components.errors import ConfigError, UnsupportedFeature
 
 if TYPE_CHECKING:  # pulumi is only needed when resources are built
+    from pathlib import Path
+
     import pulumi
 
     from components.spec import EnvironmentSpec
@@ -240,6 +242,10 @@ class BaseProvider:
 
     def budget(self, parent, name, ctx) -> BudgetOutputs:
         return self._build("budget", parent, ctx)
+
+    def missing_credentials(self, env: Mapping[str, str], home: "Path", config: Mapping[str, str]) -> Optional[str]:
+        """None when this cloud's credentials are there (env, files, stack config), else what to set or run."""
+        return self._own("credentials:missing")(env, home, config)
 
     def mock_resource(self, typ: str, name: str, inputs: dict, region: str) -> tuple[str, dict]:
         """What the cloud would answer for a resource, for the offline plan (the cloud's `mocks.py`)."""
