@@ -163,8 +163,9 @@ class BudgetSettings(Settings):
     environments: list[str] = Field(default=["prod"], description="Environments that must have a budget.")
 
 
+# Mandatory now that every provider builds a budget (issue 8); advisory while budgets did not exist.
 @stack_rule("budget-required", "A budget exists in the environments that need one (prod).", severity="medium",
-            level="advisory", types=BUDGETS, settings=BudgetSettings)
+            level="mandatory", types=BUDGETS, settings=BudgetSettings)
 def budget_required(stack: Stack, settings: BudgetSettings) -> Iterator[Finding]:
     env = stack.env
     if env in settings.environments and not stack.preview and not stack.of_type(*BUDGETS):

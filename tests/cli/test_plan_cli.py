@@ -131,3 +131,17 @@ def test_plan_pr_cannot_mix_with_env():
     result = invoke("plan", "--pr", "42", "--env", "prod")
     assert result.exit_code == 3
     assert "--pr/--branch plan the preview of dev" in result.output
+
+
+def test_prod_without_a_budget_breaks_a_mandatory_rule_and_plan_exits_1(project: Path):
+    text = (project / "Pulumi.prod.yaml").read_text()
+    text = text.replace("      monthly_usd: 2000\n", "").replace("      gcp_billing_account: 012345-6789AB-CDEF01\n", "")
+    (project / "Pulumi.prod.yaml").write_text(text.replace("    budget:\n", ""))
+    result = runner.invoke(app, ["plan", "--env", "prod", "--cloud", "aws", "-o", "json",
+                                 "--project-dir", str(project)])
+    assert result.exit_code == 1, result.output
+    (entry,) = json.loads(result.stdout)["plans"]
+    failed = [v for v in entry["policy"]["violations"] if v["level"] == "mandatory"]
+    assert [v["rule"] for v in failed] == ["budget-required"]
+    assert entry["policy"]["mandatory_failed"] == 1
+    assert entry["cost"]["monthly_usd"] > 0

@@ -27,7 +27,7 @@ def case(case_id: str):
 def test_defaults_follow_the_rules():
     config = load(None)
     assert config.level("no-public-storage") == "mandatory"
-    assert config.level("budget-required") == "advisory"
+    assert config.level("budget-required") == "mandatory"
     assert config.settings_for("required-tags").tags == ["service", "environment", "stack", "managed-by"]
     assert config.settings_for("allowed-gpu-types").environments["preview"] == []
 
@@ -62,7 +62,7 @@ def test_initial_config_carries_levels_as_enums():
     from pulumi_policy import EnforcementLevel
 
     init = initial_config(load(None))
-    assert init["budget-required"]["enforcementLevel"] is EnforcementLevel.ADVISORY
+    assert init["budget-required"]["enforcementLevel"] is EnforcementLevel.MANDATORY
     assert init["required-tags"]["tags"] == ["service", "environment", "stack", "managed-by"]
 
 

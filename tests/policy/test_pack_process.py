@@ -54,7 +54,7 @@ def test_pack_announces_every_rule_with_the_default_config(analyzer):
     assert info.name == "mlinfra"
     assert [p.name for p in info.policies] == [r.name for r in RULES]
     levels = {p.name: p.enforcementLevel for p in info.policies}
-    assert levels["budget-required"] == analyzer_pb2.ADVISORY and levels["no-public-storage"] == analyzer_pb2.MANDATORY
+    assert levels["budget-required"] == analyzer_pb2.MANDATORY and levels["no-public-storage"] == analyzer_pb2.MANDATORY
     tags = json_format.MessageToDict(info.initialConfig["required-tags"].properties)
     assert tags == {"tags": ["service", "environment", "stack", "managed-by"]}
 
@@ -80,7 +80,7 @@ def test_pack_stack_policy_reads_the_service_description(analyzer):
                                             urn="urn:pulumi:prod::mlinfra::mlinfra:service:MLService::digits-prod",
                                             properties=struct(svc("prod", cloud="aws")))
     diags = analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[service]), timeout=30).diagnostics
-    assert [(d.policyName, d.enforcementLevel) for d in diags] == [("budget-required", analyzer_pb2.ADVISORY)]
+    assert [(d.policyName, d.enforcementLevel) for d in diags] == [("budget-required", analyzer_pb2.MANDATORY)]
     assert diags[0].urn == service.urn
 
 

@@ -102,8 +102,8 @@ def test_crossguard_policies_mirror_the_rules():
         assert policy.severity.value == rule.severity
 
 
-def test_budget_rule_is_advisory_until_budgets_land():
+def test_budget_rule_is_mandatory_now_that_budgets_exist():
     case = next(c for c in CASES if c.id == "prod-without-budget")
     definite, levels, _, _ = offline(case)
-    assert levels == {"advisory"}
-    assert evaluate(case.plan(), CONFIG).mandatory_failed == 0
+    assert levels == {"mandatory"}
+    assert evaluate(case.plan(), CONFIG).mandatory_failed == 1
