@@ -48,8 +48,8 @@ def plans(repeat: int) -> None:
 def scaling(counts: list[int], cloud: str) -> None:
     from components.ml_service import MLService
     from components.providers.base import get_provider
-    from stacks.config import environment_spec, load_file
-    from stacks.offline import config_pairs, run_program
+    from stacks.config import config_pairs, environment_spec, load_file
+    from stacks.offline import run_program
 
     raw = load_file(ROOT / "Pulumi.prod.yaml")
     provider = get_provider(cloud)

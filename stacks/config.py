@@ -251,3 +251,13 @@ def environment_spec(
         raise _validation_error(exc, EnvironmentSpec, top_key) from None
     provider.check_region(spec.region, f"{NAMESPACE}:regions.{cloud}")
     return spec
+
+
+def config_pairs(raw: RawConfig, *, env: str, cloud: str) -> dict[str, str]:
+    """The config as the engine hands it to a program (and as `config set-all` writes it):
+    `namespace:key` -> string, structured values as JSON, other namespaces passed through."""
+    pairs: dict[str, Any] = dict(raw.passthrough)
+    pairs.update({f"{NAMESPACE}:{k}": v for k, v in raw.values.items() if v is not None})
+    pairs[f"{NAMESPACE}:env"] = env
+    pairs[f"{NAMESPACE}:cloud"] = cloud
+    return {k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for k, v in sorted(pairs.items())}

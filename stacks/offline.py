@@ -6,13 +6,12 @@ camelCase wire names), and the stack's outputs.
 """
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from components.providers.base import get_provider
-from stacks.config import RawConfig, env_file, load_file
+from stacks.config import RawConfig, config_pairs, env_file, load_file
 from stacks.plan import Plan, PlanResource
 
 SECRET_MASK = "[secret]"
@@ -134,14 +133,6 @@ def run_program(fn: Callable[[], Any], *, config: dict[str, str], project: str, 
         pulumi.runtime.set_all_config({})
     # The engine registers resources from a thread pool: sort so the same program gives the same document.
     return sorted(monitor.records, key=lambda r: r.urn), monitor.stack_outputs
-
-
-def config_pairs(raw: RawConfig, *, env: str, cloud: str) -> dict[str, str]:
-    """The raw config as the engine hands it to a program: `mlinfra:key` -> string / JSON."""
-    pairs = {f"mlinfra:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in raw.values.items()}
-    pairs["mlinfra:cloud"] = cloud
-    pairs["mlinfra:env"] = env
-    return pairs
 
 
 def plan_environment(project_dir: Path, env: str, cloud: Optional[str] = None,

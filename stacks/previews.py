@@ -17,7 +17,7 @@ from components.errors import MlinfraError, OperationFailed
 from stacks.config import NAMESPACE, RawConfig, builtin_envs, decode
 from stacks.environments import (DEFAULT_TTL_HOURS, ensure_destroyable, is_expired, preview_raw_config,
                                  protected_reason, utcnow)
-from stacks.workspace import (DeployResult, OnOutput, Session, Target, deploy, destroy, engine_errors,
+from stacks.workspace import (DeployResult, OnOutput, Session, StackTarget, deploy, destroy, engine_errors,
                               make_target, open_session, parked_stack_settings, plain_outputs)
 
 PREVIEW_KEY = f"{NAMESPACE}:preview"
@@ -25,7 +25,7 @@ PREVIEW_KEY = f"{NAMESPACE}:preview"
 
 def preview_target(project_dir: Path, *, pr: Optional[int] = None, branch: Optional[str] = None,
                    cloud: Optional[str] = None, ttl_hours: int = DEFAULT_TTL_HOURS,
-                   now: Optional[datetime] = None) -> Target:
+                   now: Optional[datetime] = None) -> StackTarget:
     name, raw = preview_raw_config(project_dir, pr=pr, branch=branch, ttl_hours=ttl_hours, now=now)
     return make_target(project_dir, name, raw, cloud)
 
@@ -61,15 +61,15 @@ def up(project_dir: Path, *, pr: Optional[int] = None, branch: Optional[str] = N
     return deploy(target, preview_only=preview_only, on_output=on_output, policy_pack=policy_pack)
 
 
-def _target_of_stack(session: Session, name: str) -> Target:
-    """A Target for an existing stack known only by name (env down --stack, env gc)."""
+def _target_of_stack(session: Session, name: str) -> StackTarget:
+    """A StackTarget for an existing stack known only by name (env down --stack, env gc)."""
     with parked_stack_settings(session.project_dir, name), engine_errors(name, "env down"):
         stack = session.stack(name, create=False)
         values = {k.split(":", 1)[1]: v for k, v in stack_config(stack).items()}
     raw = RawConfig(values=values, source=f"stack {name}")
     cloud = str(values.get("cloud") or "")
     env = str(values.get("env") or name)
-    return Target(project_dir=session.project_dir, stack=name, env=env, cloud=cloud, raw=raw)
+    return StackTarget(project_dir=session.project_dir, stack=name, env=env, cloud=cloud, raw=raw)
 
 
 def down(project_dir: Path, *, pr: Optional[int] = None, branch: Optional[str] = None,
@@ -164,7 +164,7 @@ def gc(project_dir: Path, *, now: Optional[datetime] = None, dry_run: bool = Fal
             outcomes.append(GcOutcome(entry.stack, entry.expires_at, "would destroy"))
             continue
         # The guard re-reads the stack's config right before destroying; the listing is only a hint.
-        target = Target(project_dir=project_dir, stack=entry.stack, env=entry.stack, cloud=entry.cloud,
+        target = StackTarget(project_dir=project_dir, stack=entry.stack, env=entry.stack, cloud=entry.cloud,
                         raw=RawConfig(values={}, source=f"stack {entry.stack}"))
         try:
             destroy(target, on_output=on_output, remove=True, session=session,

@@ -20,7 +20,6 @@ Stack config, and why the settings file is "parked":
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from typing import Any, Callable, Iterator, Optional
 from components.errors import ConfigError, OperationFailed, PrerequisiteMissing, StackLocked
 from components.providers.base import get_provider
 from components.spec import EnvironmentSpec
-from stacks.config import NAMESPACE, RawConfig, env_file, environment_spec, load_file
+from stacks.config import NAMESPACE, RawConfig, config_pairs, env_file, environment_spec, load_file
 from stacks.credentials import Backend, check_credentials, require_pulumi_cli, resolve_backend, state_dir
 from stacks.environments import stack_name
 
@@ -39,7 +38,7 @@ POLICY_DIR = "policy"
 
 
 @dataclass(frozen=True)
-class Target:
+class StackTarget:
     """One stack to operate on, and the config it runs with."""
 
     project_dir: Path
@@ -56,19 +55,15 @@ class Target:
 
     def config(self) -> dict[str, str]:
         """What `set_all_config` writes: `namespace:key` -> string (structured values as JSON)."""
-        pairs: dict[str, Any] = dict(self.raw.passthrough)
-        pairs.update({f"{NAMESPACE}:{k}": v for k, v in self.raw.values.items() if v is not None})
-        pairs[f"{NAMESPACE}:env"] = self.env
-        pairs[f"{NAMESPACE}:cloud"] = self.cloud
-        return {k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for k, v in sorted(pairs.items())}
+        return config_pairs(self.raw, env=self.env, cloud=self.cloud)
 
 
-def target_for_env(project_dir: Path, env: str, cloud: Optional[str] = None) -> Target:
+def target_for_env(project_dir: Path, env: str, cloud: Optional[str] = None) -> StackTarget:
     raw = load_file(env_file(project_dir, env))
     return make_target(project_dir, env, raw, cloud)
 
 
-def make_target(project_dir: Path, env: str, raw: RawConfig, cloud: Optional[str] = None) -> Target:
+def make_target(project_dir: Path, env: str, raw: RawConfig, cloud: Optional[str] = None) -> StackTarget:
     env = str(raw.values.get("env") or env)
     cloud = cloud or raw.home_cloud
     if not cloud:
@@ -77,10 +72,10 @@ def make_target(project_dir: Path, env: str, raw: RawConfig, cloud: Optional[str
     stack = stack_name(env, cloud, raw.home_cloud)
     # A settings file of the stack's own name in the project (Pulumi.dev.yaml) is its config.
     from_file = (Path(project_dir) / f"Pulumi.{stack}.yaml").is_file()
-    return Target(project_dir=Path(project_dir), stack=stack, env=env, cloud=cloud, raw=raw, from_file=from_file)
+    return StackTarget(project_dir=Path(project_dir), stack=stack, env=env, cloud=cloud, raw=raw, from_file=from_file)
 
 
-def validate(target: Target) -> EnvironmentSpec:
+def validate(target: StackTarget) -> EnvironmentSpec:
     """The offline checks `mlinfra plan` runs: a bad config fails here (exit 3), before the engine."""
     spec = target.spec()
     get_provider(spec.cloud).check(spec)
@@ -130,7 +125,7 @@ def settings_store(project_dir: Path) -> Path:
 
 
 @contextmanager
-def parked_settings(target: Target) -> Iterator[None]:
+def parked_settings(target: StackTarget) -> Iterator[None]:
     """Pulumi.<stack>.yaml beside Pulumi.yaml only for the duration of one operation (see module doc)."""
     with parked_stack_settings(target.project_dir, target.stack, from_file=target.from_file):
         yield
@@ -155,11 +150,11 @@ def parked_stack_settings(project_dir: Path, stack: str, *, from_file: bool = Fa
             shutil.move(str(live), str(parked))
 
 
-def forget_settings(target: Target) -> None:
+def forget_settings(target: StackTarget) -> None:
     (settings_store(target.project_dir) / f"Pulumi.{target.stack}.yaml").unlink(missing_ok=True)
 
 
-def _clear_our_config(target: Target) -> None:
+def _clear_our_config(target: StackTarget) -> None:
     """Drop stale `mlinfra:` values before set-all writes the current ones (keys removed from the
     env file must not linger); the secrets salt and other namespaces stay."""
     import yaml
@@ -232,7 +227,7 @@ def plain_outputs(outputs: dict) -> dict[str, Any]:
     return {k: ("[secret]" if getattr(v, "secret", False) else getattr(v, "value", v)) for k, v in outputs.items()}
 
 
-def write_config(stack, target: Target) -> None:
+def write_config(stack, target: StackTarget) -> None:
     if target.from_file:
         return
     from pulumi.automation import ConfigValue
@@ -241,7 +236,7 @@ def write_config(stack, target: Target) -> None:
     stack.set_all_config({k: ConfigValue(value=v) for k, v in target.config().items()})
 
 
-def deploy(target: Target, *, preview_only: bool = False, on_output: Optional[OnOutput] = None,
+def deploy(target: StackTarget, *, preview_only: bool = False, on_output: Optional[OnOutput] = None,
            policy_pack: Optional[Path] = None, session: Optional[Session] = None) -> DeployResult:
     validate(target)
     session = session or open_session(target.project_dir)
@@ -262,7 +257,7 @@ def deploy(target: Target, *, preview_only: bool = False, on_output: Optional[On
                         changes=changes, outputs=outputs)
 
 
-def destroy(target: Target, *, on_output: Optional[OnOutput] = None, remove: bool = False,
+def destroy(target: StackTarget, *, on_output: Optional[OnOutput] = None, remove: bool = False,
             guard: Optional[Callable[[Any], None]] = None, missing_ok: bool = False,
             session: Optional[Session] = None) -> Optional[dict[str, int]]:
     """Destroy every resource of the stack; `remove` also deletes the stack and its settings.
@@ -291,14 +286,14 @@ def destroy(target: Target, *, on_output: Optional[OnOutput] = None, remove: boo
     return dict(result.summary.resource_changes or {})
 
 
-def outputs(target: Target, *, session: Optional[Session] = None) -> dict[str, Any]:
+def outputs(target: StackTarget, *, session: Optional[Session] = None) -> dict[str, Any]:
     session = session or open_session(target.project_dir)
     with parked_settings(target), engine_errors(target.stack, "outputs"):
         stack = session.stack(target.stack, create=False)
         return plain_outputs(stack.outputs())
 
 
-def refresh(target: Target, *, on_output: Optional[OnOutput] = None, session: Optional[Session] = None) -> None:
+def refresh(target: StackTarget, *, on_output: Optional[OnOutput] = None, session: Optional[Session] = None) -> None:
     session = session or open_session(target.project_dir)
     check_credentials(target.cloud, config={k: str(v) for k, v in target.raw.passthrough.items()})
     with parked_settings(target), engine_errors(target.stack, "refresh"):
