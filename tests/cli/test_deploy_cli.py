@@ -12,15 +12,9 @@ import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.fakes.harness import install
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
-
-
-@pytest.fixture
-def fake(tmp_path, monkeypatch):
-    return install(tmp_path, monkeypatch)
 
 
 def invoke(fake, *args: str):

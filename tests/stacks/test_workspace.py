@@ -20,11 +20,6 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 NI = "--non-interactive"
 
 
-@pytest.fixture
-def fake(tmp_path, monkeypatch):
-    return install(tmp_path, monkeypatch)
-
-
 def up_command(fake, stack: str) -> list[str]:
     return [NI, "up", "--yes", "--skip-preview", "--policy-pack", str((fake.project / "policy").resolve()),
             "--color", "never", "--exec-kind", "auto.local", "--stack", stack]
