@@ -14,7 +14,7 @@ import yaml
 from components.errors import ConfigError, OperationFailed, PrerequisiteMissing, ProtectedStack, StackLocked
 from stacks import previews, workspace
 from stacks.credentials import check_credentials, resolve_backend
-from tests.fakes.harness import DEV_YAML, install
+from tests.fakes.harness import DEV_YAML
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 NI = "--non-interactive"
