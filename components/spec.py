@@ -89,8 +89,25 @@ class ServingSpec(Spec):
     liveness_path: str = "/v2/health/live"
     env: dict[str, str] = Field(default_factory=dict)
     ingress: Literal["public", "internal"] = "public"
+    # A public endpoint with a domain serves HTTPS with a certificate the cloud manages (ACM,
+    # Google-managed, Container Apps managed); port 80 only redirects.
     domain: Optional[str] = None
     certificate: Optional[str] = None
+    # The DNS zone the program may write records into (Route 53 zone name, Cloud DNS managed zone
+    # name, Azure DNS zone name). Without it, deploy prints the records the user must create.
+    dns_zone: Optional[str] = None
+    # Web application firewall with the cloud's managed rule sets, and a per-client-IP rate limit.
+    firewall: bool = False
+    rate_limit_per_minute: Annotated[int, Field(ge=10, le=2_000_000_000)] = 600
+    # Load-balancer access logs: kept this many days; the fraction of requests logged (where the
+    # cloud samples, e.g. GCP backend-service logging).
+    access_log_days: Days = 30
+    access_log_sample_rate: Annotated[float, Field(ge=0, le=1)] = 1.0
+    # Environment variable name -> secret name in the cloud's secret store (Secrets Manager,
+    # Secret Manager, Key Vault). Values are set with `mlinfra secrets set`, never in config.
+    secrets: dict[str, str] = Field(default_factory=dict)
+    # A cloud-specific serverless backend (AWS: `fargate` | `lambda`); None is the cloud's default.
+    backend: Optional[str] = None
     # VM mode only: a cloud machine type overriding the one derived from cpu / memory_gib.
     machine_type: Optional[str] = None
 
@@ -101,7 +118,7 @@ class ServingSpec(Spec):
             raise ValueError("must be an absolute URL path such as /v2/health/ready")
         return value
 
-    @field_validator("env")
+    @field_validator("env", "secrets")
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:
@@ -124,6 +141,11 @@ class ServingSpec(Spec):
             raise ValueError(f"scale_in_cpu_percent: must be below scale_out_cpu_percent ({self.scale_out_cpu_percent})")
         if self.certificate and not self.domain:
             raise ValueError("certificate: needs serving.domain to be set")
+        if self.dns_zone and not self.domain:
+            raise ValueError("dns_zone: needs serving.domain to be set")
+        clash = set(self.env) & set(self.secrets)
+        if clash:
+            raise ValueError(f"secrets: {sorted(clash)} also set in serving.env; a variable comes from one place")
         return self
 
 

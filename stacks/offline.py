@@ -66,6 +66,27 @@ def _make_mocks(cloud_name: str, region: str):
     return CloudMocks()
 
 
+def _explicit_dependencies(request) -> list[str]:
+    """`dependencies` is the union of explicit `depends_on` and the inputs' own dependencies."""
+    implied = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
+    return sorted(set(request.dependencies) - implied)
+
+
+def _options(request) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if request.HasField("protect") and request.protect:
+        options["protect"] = True
+    if request.HasField("retainOnDelete") and request.retainOnDelete:
+        options["retainOnDelete"] = True
+    if request.deleteBeforeReplace:
+        options["deleteBeforeReplace"] = True
+    if request.ignoreChanges:
+        options["ignoreChanges"] = sorted(request.ignoreChanges)
+    if request.replaceOnChanges:
+        options["replaceOnChanges"] = sorted(request.replaceOnChanges)
+    return options
+
+
 def _recording_monitor(mocks):
     from pulumi.runtime import rpc
     from pulumi.runtime.mocks import MockMonitor
@@ -84,7 +105,8 @@ def _recording_monitor(mocks):
             else:
                 self.records.append(PlanResource(
                     urn=response.urn, type=request.type, name=request.name, parent=request.parent or None,
-                    custom=bool(request.custom), inputs=_clean(self.mocks.seen.inputs)))
+                    custom=bool(request.custom), inputs=_clean(self.mocks.seen.inputs),
+                    dependsOn=_explicit_dependencies(request), options=_options(request)))
             return response
 
         def RegisterResourceOutputs(self, request):

@@ -22,6 +22,11 @@ class PlanResource:
     parent: Optional[str]
     custom: bool
     inputs: dict[str, Any]
+    # Explicit `depends_on` URNs (not those implied by inputs), so reviewers can see ordering.
+    dependsOn: list[str] = field(default_factory=list)
+    # Resource options that change what an update or destroy may do, only when set:
+    # protect, retainOnDelete, ignoreChanges, replaceOnChanges, deleteBeforeReplace.
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,7 +61,9 @@ class Plan:
             resources = [
                 PlanResource(urn=str(r["urn"]), type=str(r["type"]), name=str(r.get("name", "")),
                              parent=r.get("parent"), custom=bool(r.get("custom", True)),
-                             inputs=dict(r.get("inputs") or {}))
+                             inputs=dict(r.get("inputs") or {}),
+                             dependsOn=[str(u) for u in (r.get("dependsOn") or [])],
+                             options=dict(r.get("options") or {}))
                 for r in doc.get("resources", [])
             ]
             return cls(stack=str(doc["stack"]), env=str(doc.get("env", doc["stack"])), cloud=str(doc["cloud"]),
