@@ -203,6 +203,9 @@ class BaseProvider:
     default_region: str = ""
     regions: frozenset[str] = frozenset()
     packages: tuple[str, ...] = ()
+    # Type tokens of resources that hold data (buckets, registries, file systems): components/ml_service.py
+    # marks them protect + retain_on_delete in protected environments.
+    STATEFUL_TYPES: frozenset[str] = frozenset()
     UNSUPPORTED: Mapping[Feature, str] = {}
     BUILDERS: Mapping[str, str] = {
         "storage": "storage:build_storage",

@@ -26,6 +26,9 @@ class AwsProvider(BaseProvider):
     name = "aws"
     display_name = "AWS"
     packages = ("aws",)
+    # Resources that hold data: protected (and retained on delete) in protected environments.
+    STATEFUL_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:ecr/repository:Repository", "aws:efs/fileSystem:FileSystem",
+                                "aws:kms/key:Key"})
     default_region = "us-east-1"
     regions = REGIONS
     UNSUPPORTED: Mapping[Feature, str] = {

@@ -38,6 +38,9 @@ class AzureProvider(BaseProvider):
     name = "azure"
     display_name = "Azure"
     packages = ("azure-native",)
+    # Resources that hold data: protected (and retained on delete) in protected environments.
+    STATEFUL_TYPES = frozenset({"azure-native:storage:StorageAccount", "azure-native:storage:BlobContainer",
+                                "azure-native:storage:FileShare", "azure-native:containerregistry:Registry"})
     default_region = "eastus"
     regions = REGIONS
     UNSUPPORTED: Mapping[Feature, str] = {

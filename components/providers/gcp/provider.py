@@ -20,6 +20,9 @@ class GcpProvider(BaseProvider):
     name = "gcp"
     display_name = "GCP"
     packages = ("gcp",)
+    # Resources that hold data: protected (and retained on delete) in protected environments.
+    STATEFUL_TYPES = frozenset({"gcp:storage/bucket:Bucket", "gcp:artifactregistry/repository:Repository",
+                                "gcp:filestore/instance:Instance"})
     default_region = "us-central1"
     regions = limits.REGIONS
     UNSUPPORTED: Mapping[Feature, str] = {
