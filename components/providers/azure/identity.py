@@ -12,7 +12,9 @@ import pulumi_azure_native as azure_native
 
 from components.providers.base import BuildContext
 
-from .provider import ROLE_ACR_PULL, ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR, ROLE_STORAGE_BLOB_DATA_READER
+from .roles import ACR_PULL as ROLE_ACR_PULL
+from .roles import STORAGE_BLOB_DATA_CONTRIBUTOR as ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR
+from .roles import STORAGE_BLOB_DATA_READER as ROLE_STORAGE_BLOB_DATA_READER
 
 _BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
 _PATH = f"@Resource[{_BLOBS}:path]"

@@ -24,10 +24,6 @@ NO_ZONES = frozenset({
     "northcentralus", "westcentralus", "westus", "canadaeast", "ukwest", "southindia", "japanwest",
     "australiasoutheast", "eastasia",
 })
-# Well-known built-in role definition GUIDs (identical in every subscription).
-ROLE_STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
-ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
-ROLE_ACR_PULL = "7f951dca-4ed3-4395-888d-c9db6a7a5c6a"
 # Azure tag names may not contain these characters.
 _TAG_NAME_FORBIDDEN = re.compile(r"[<>%&\\?/]")
 # An image for training: a marketplace URN (publisher:offer:sku:version) or an image / gallery resource id.

@@ -5,8 +5,9 @@ import base64
 
 import pytest
 
-from components.providers.azure.provider import (ROLE_ACR_PULL, ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR,
-                                                 ROLE_STORAGE_BLOB_DATA_READER)
+from components.providers.azure.roles import ACR_PULL as ROLE_ACR_PULL
+from components.providers.azure.roles import STORAGE_BLOB_DATA_CONTRIBUTOR as ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR
+from components.providers.azure.roles import STORAGE_BLOB_DATA_READER as ROLE_STORAGE_BLOB_DATA_READER
 from tests.helpers import inputs
 
 from .util import REGION, SUB, named, plan_azure, rg_id, role_id
