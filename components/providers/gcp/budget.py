@@ -11,6 +11,7 @@ import pulumi_gcp as gcp
 
 from components.providers.base import BudgetOutputs, BuildContext
 
+from .foundation import res_opts
 from .limits import label_value
 
 
@@ -35,5 +36,5 @@ def build_budget(provider, parent: pulumi.Resource, ctx: BuildContext) -> Budget
                        "credit_types_treatment": "INCLUDE_ALL_CREDITS"},
         # Billing e-mails still go to the account's admins; the channels add the service's owners.
         all_updates_rule={"monitoring_notification_channels": channels, "disable_default_iam_recipients": False},
-        opts=pulumi.ResourceOptions(parent=parent))
+        opts=res_opts(parent, ctx))
     return BudgetOutputs(budget=b.name)

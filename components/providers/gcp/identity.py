@@ -13,6 +13,8 @@ import pulumi_gcp as gcp
 
 from components.providers.base import BuildContext
 
+from .foundation import res_opts
+
 # Project-level roles a VM needs to ship its own logs and metrics; nothing broader (never owner/editor).
 AGENT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter")
 
@@ -29,7 +31,7 @@ def service_account(provider, parent: pulumi.Resource, ctx: BuildContext, role: 
     return gcp.serviceaccount.Account(
         f"{ctx.prefix}-{role}-sa", account_id=provider.account_id(ctx.spec, role),
         display_name=f"{ctx.prefix} {purpose}", description=f"mlinfra: {purpose} identity of {ctx.prefix}",
-        opts=pulumi.ResourceOptions(parent=parent))
+        opts=res_opts(parent, ctx))
 
 
 def grant_prefixes(parent: pulumi.Resource, ctx: BuildContext, name: str, account, role: str,
@@ -38,20 +40,20 @@ def grant_prefixes(parent: pulumi.Resource, ctx: BuildContext, name: str, accoun
         name, bucket=ctx.storage.bucket, role=role, member=account.member,
         condition={"title": title, "description": f"only objects under {', '.join(prefixes)}",
                    "expression": ctx.storage.bucket.apply(lambda b: prefix_condition(b, prefixes))},
-        opts=pulumi.ResourceOptions(parent=parent))
+        opts=res_opts(parent, ctx))
 
 
 def grant_registry_reader(parent: pulumi.Resource, ctx: BuildContext, name: str, account) -> None:
     gcp.artifactregistry.RepositoryIamMember(
         name, project=ctx.base.project, location=ctx.spec.region, repository=ctx.registry.resource_id,
-        role="roles/artifactregistry.reader", member=account.member, opts=pulumi.ResourceOptions(parent=parent))
+        role="roles/artifactregistry.reader", member=account.member, opts=res_opts(parent, ctx))
 
 
 def grant_agent_roles(parent: pulumi.Resource, ctx: BuildContext, role: str, account) -> None:
     for agent_role in AGENT_ROLES:
         gcp.projects.IAMMember(
             f"{ctx.prefix}-{role}-{agent_role.split('.')[-1].lower()}", project=ctx.base.project, role=agent_role,
-            member=account.member, opts=pulumi.ResourceOptions(parent=parent))
+            member=account.member, opts=res_opts(parent, ctx))
 
 
 def serving_identity(provider, parent: pulumi.Resource, ctx: BuildContext, *, vm: bool):

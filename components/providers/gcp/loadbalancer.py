@@ -12,13 +12,14 @@ from components.naming import short_hash
 from components.providers.base import BuildContext
 
 from . import limits
+from .foundation import res_opts
 
 
 def load_balancer(parent: pulumi.Resource, ctx: BuildContext, backend) -> pulumi.Output:
     """URL map, proxies, address and forwarding rules; returns the endpoint URL."""
     p = ctx.prefix
     serving = ctx.spec.service.serving
-    opts = pulumi.ResourceOptions(parent=parent)
+    opts = res_opts(parent, ctx)
     address = gcp.compute.GlobalAddress(f"{p}-lb-ip", name=limits.gce_name(p, "lb-ip"), ip_version="IPV4",
                                         labels=ctx.tags, opts=opts)
     url_map = gcp.compute.URLMap(f"{p}-lb", name=limits.gce_name(p, "lb"), default_service=backend.id, opts=opts)

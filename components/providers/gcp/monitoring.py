@@ -13,6 +13,7 @@ import pulumi_gcp as gcp
 
 from components.providers.base import BuildContext, MonitoringOutputs
 
+from .foundation import res_opts
 from .limits import LABEL_MAX, TRAINING_ROLE
 
 WINDOW = "300s"  # how long a condition must hold before it fires
@@ -98,7 +99,7 @@ def training_condition(ctx: BuildContext) -> dict:
 
 def build_monitoring(provider, parent: pulumi.Resource, ctx: BuildContext) -> MonitoringOutputs:
     p = ctx.prefix
-    opts = pulumi.ResourceOptions(parent=parent)
+    opts = res_opts(parent, ctx)
     channels = [
         gcp.monitoring.NotificationChannel(
             f"{p}-alert-email-{i}", type="email", display_name=f"{p} alerts: {email}"[:LABEL_MAX],

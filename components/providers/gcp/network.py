@@ -13,6 +13,7 @@ import pulumi_gcp as gcp
 
 from components.providers.base import BuildContext
 
+from .foundation import res_opts
 from .limits import gce_name
 
 # Where Google's own traffic comes from (documented, fixed ranges):
@@ -38,7 +39,7 @@ def network(parent: pulumi.Resource, ctx: BuildContext) -> Network:
         return ctx.shared[SHARED_KEY]
     p = ctx.prefix
     region = ctx.spec.region
-    opts = pulumi.ResourceOptions(parent=parent)
+    opts = res_opts(parent, ctx)
     vpc = gcp.compute.Network(f"{p}-vpc", name=gce_name(p, "vpc"), auto_create_subnetworks=False,
                               routing_mode="REGIONAL", description=f"mlinfra: {p}", opts=opts)
     gcp.compute.Firewall(
@@ -50,7 +51,8 @@ def network(parent: pulumi.Resource, ctx: BuildContext) -> Network:
         f"{p}-nat", name=gce_name(p, "nat"), router=router.name, region=region,
         nat_ip_allocate_option="AUTO_ONLY", source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
         log_config={"enable": True, "filter": "ERRORS_ONLY"}, opts=opts)
-    zones = gcp.compute.get_zones_output(region=region, status="UP", opts=pulumi.InvokeOutputOptions(parent=parent))
+    zones = gcp.compute.get_zones_output(region=region, status="UP",
+                                         opts=ctx.base.invoke_needs("compute.googleapis.com", parent))
     net = ctx.shared[SHARED_KEY] = Network(vpc=vpc, zones=zones.names)
     return net
 
@@ -62,5 +64,5 @@ def subnet(parent: pulumi.Resource, ctx: BuildContext, role: str):
         p = ctx.prefix
         net.subnets[role] = gcp.compute.Subnetwork(
             f"{p}-{role}-subnet", name=gce_name(p, f"{role}-subnet"), network=net.vpc.id, region=ctx.spec.region,
-            ip_cidr_range=SUBNETS[role], private_ip_google_access=True, opts=pulumi.ResourceOptions(parent=parent))
+            ip_cidr_range=SUBNETS[role], private_ip_google_access=True, opts=res_opts(parent, ctx))
     return net.subnets[role]

@@ -6,6 +6,8 @@ import pulumi_gcp as gcp
 
 from components.providers.base import BuildContext, RegistryOutputs
 
+from .foundation import res_opts
+
 
 def cleanup_policies(ctx: BuildContext) -> list[dict]:
     reg = ctx.spec.service.registry
@@ -25,7 +27,7 @@ def build_registry(provider, parent: pulumi.Resource, ctx: BuildContext) -> Regi
         cleanup_policies=cleanup_policies(ctx), cleanup_policy_dry_run=False,
         # INHERITED: scanned on push whenever the project has the Container Scanning API on.
         vulnerability_scanning_config={"enablement_config": "INHERITED"},
-        labels=ctx.tags, opts=pulumi.ResourceOptions(parent=parent))
+        labels=ctx.tags, opts=res_opts(parent, ctx))
     server = f"{region}-docker.pkg.dev"
     url = pulumi.Output.concat(server, "/", repo.project, "/", repo.repository_id)
     # `docker login -u oauth2accesstoken` with the caller's token: no long-lived key is created.

@@ -12,6 +12,7 @@ import pulumi_gcp as gcp
 from components.providers.base import BuildContext, ServingOutputs
 
 from . import limits
+from .foundation import res_opts
 from .identity import serving_identity
 from .loadbalancer import load_balancer
 
@@ -33,7 +34,7 @@ def custom_domain(parent: pulumi.Resource, ctx: BuildContext, service) -> pulumi
     """A serverless network endpoint group puts the service behind the global load balancer, which
     terminates TLS for the domain (Cloud Run domain mappings exist in a few regions only)."""
     p = ctx.prefix
-    opts = pulumi.ResourceOptions(parent=parent)
+    opts = res_opts(parent, ctx)
     neg = gcp.compute.RegionNetworkEndpointGroup(
         f"{p}-run-neg", name=limits.gce_name(p, "run-neg"), region=ctx.spec.region,
         network_endpoint_type="SERVERLESS", cloud_run={"service": service.name}, opts=opts)
@@ -48,7 +49,7 @@ def custom_domain(parent: pulumi.Resource, ctx: BuildContext, service) -> pulumi
 def build_serverless(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOutputs:
     spec = ctx.spec
     serving = spec.service.serving
-    opts = pulumi.ResourceOptions(parent=parent)
+    opts = res_opts(parent, ctx)
     sa = serving_identity(provider, parent, ctx, vm=False)
     env = [{"name": k, "value": v} for k, v in sorted(serving.env.items())]
     service = gcp.cloudrunv2.Service(

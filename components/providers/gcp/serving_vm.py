@@ -15,6 +15,7 @@ import pulumi_gcp as gcp
 from components.providers.base import BuildContext, ServingOutputs
 
 from . import limits
+from .foundation import res_opts
 from .identity import serving_identity
 from .loadbalancer import load_balancer
 from .network import GOOGLE_LB_RANGES, network, subnet
@@ -58,14 +59,14 @@ def instance_template(parent: pulumi.Resource, ctx: BuildContext, sa, subnetwork
         scheduling={"automatic_restart": True, "on_host_maintenance": "MIGRATE", "provisioning_model": "STANDARD"},
         metadata={"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE", "google-logging-enabled": "true",
                   "startup-script": script},
-        opts=pulumi.ResourceOptions(parent=parent))
+        opts=res_opts(parent, ctx))
 
 
 def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOutputs:
     p = ctx.prefix
     spec = ctx.spec
     serving = spec.service.serving
-    opts = pulumi.ResourceOptions(parent=parent)
+    opts = res_opts(parent, ctx)
     sa = serving_identity(provider, parent, ctx, vm=True)
     net = network(parent, ctx)
     sub = subnet(parent, ctx, "serve")

@@ -10,6 +10,8 @@ import pulumi_gcp as gcp
 
 from components.providers.base import BuildContext, StorageOutputs
 
+from .foundation import res_opts
+
 # Tier -> GCS storage class, in the order objects move through them.
 HOT, WARM, COLD, ARCHIVE = "STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"
 
@@ -36,5 +38,5 @@ def build_storage(provider, parent: pulumi.Resource, ctx: BuildContext) -> Stora
         f"{ctx.prefix}-data", name=provider.bucket_name(ctx), location=ctx.spec.region.upper(),
         storage_class=HOT, uniform_bucket_level_access=True, public_access_prevention="enforced",
         versioning={"enabled": True}, force_destroy=st.force_destroy, lifecycle_rules=lifecycle_rules(ctx),
-        labels=ctx.tags, opts=pulumi.ResourceOptions(parent=parent))
+        labels=ctx.tags, opts=res_opts(parent, ctx))
     return StorageOutputs(bucket=bucket.name, url=pulumi.Output.concat("gs://", bucket.name), resource_id=bucket.name)

@@ -14,6 +14,7 @@ import pulumi_gcp as gcp
 from components.providers.base import BuildContext, TrainingOutputs
 
 from . import limits
+from .foundation import res_opts
 from .identity import training_identity
 from .network import FILESTORE_RANGE, SUBNETS, network, subnet
 
@@ -43,7 +44,7 @@ def shared_filesystem(parent: pulumi.Resource, ctx: BuildContext, sa) -> pulumi.
     """Filestore on the VPC, exported to the training subnet only; returns its IP address."""
     p = ctx.prefix
     t = ctx.spec.service.training
-    opts = pulumi.ResourceOptions(parent=parent)
+    opts = res_opts(parent, ctx)
     net = network(parent, ctx)
     fs = gcp.filestore.Instance(
         f"{p}-train-fs", name=limits.gce_name(p, "train-fs"), tier="BASIC_HDD",
@@ -72,7 +73,7 @@ def build_training(provider, parent: pulumi.Resource, ctx: BuildContext) -> Trai
     spec = ctx.spec
     t = spec.service.training
     offer = provider.training_offer(spec)
-    opts = pulumi.ResourceOptions(parent=parent)
+    opts = res_opts(parent, ctx)
     sa = training_identity(provider, parent, ctx)
     sub = subnet(parent, ctx, "train")
     metadata: dict = {"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE", "install-nvidia-driver": "True",
