@@ -250,6 +250,14 @@ class BaseProvider:
         """None when this cloud's credentials are there (env, files, stack config), else what to set or run."""
         return self._own("credentials:missing")(env, home, config)
 
+    def preflight(self, plan: Any, requirements: Optional[list] = None, live: Any = None) -> list:
+        """`mlinfra doctor` (the cloud's `preflight.py`): without `live`, the prerequisites this plan
+        needs on this cloud (stacks/doctor.Requirement, status unknown); with `live`
+        (stacks/doctor.LiveContext), those `requirements` checked with read-only calls, each with a timeout."""
+        if live is None:
+            return self._own("preflight:requirements")(plan)
+        return self._own("preflight:check")(plan, requirements or [], live)
+
     def mock_resource(self, typ: str, name: str, inputs: dict, region: str) -> tuple[str, dict]:
         """What the cloud would answer for a resource, for the offline plan (the cloud's `mocks.py`)."""
         return self._own("mocks:new_resource")(typ, name, inputs, region)
