@@ -9,7 +9,6 @@ from fastapi.testclient import TestClient
 
 from app import MODEL_DIR
 from app.model import SAMPLE_FILE, DigitsModel
-from app.service import create_app
 
 
 def wait_ready(client: TestClient, timeout_s: float = 20.0) -> None:
@@ -41,6 +40,8 @@ def sample() -> dict:
 
 @pytest.fixture(scope="module")
 def client():
+    from app.service import create_app
+
     with TestClient(create_app(model_uri=str(MODEL_DIR)), raise_server_exceptions=False) as test_client:
         wait_ready(test_client)
         yield test_client
