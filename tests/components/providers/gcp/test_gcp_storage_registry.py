@@ -65,7 +65,12 @@ def test_repository_is_immutable_with_cleanup(plan):
     assert r["cleanupPolicyDryRun"] is False
     policies = {p["id"]: p for p in r["cleanupPolicies"]}
     assert policies["keep-recent"] == {"id": "keep-recent", "action": "KEEP", "mostRecentVersions": {"keepCount": 12}}
-    assert policies["delete-untagged"]["condition"] == {"tagState": "UNTAGGED", "olderThan": "259200s"}
+    # "A keep policy only exempts matching artifacts from deletion": without a DELETE policy that
+    # also matches tagged versions, keep_last_images would delete nothing
+    # (https://cloud.google.com/artifact-registry/docs/repositories/cleanup-policy-overview).
+    deletes = [p for p in r["cleanupPolicies"] if p["action"] == "DELETE"]
+    assert deletes and all(p["condition"].get("tagState", "ANY") == "ANY" for p in deletes)
+    assert deletes[0]["condition"]["olderThan"] == "259200s"
     assert r["vulnerabilityScanningConfig"] == {"enablementConfig": "INHERITED"}
     assert r["labels"]["expires-at"] == "2026-11-25t10-00-00z"
 
@@ -73,16 +78,20 @@ def test_repository_is_immutable_with_cleanup(plan):
 def test_outputs_name_bucket_and_registry(plan):
     bucket = inputs(plan, BUCKET)["name"]
     assert plan.outputs["bucket"] == bucket and plan.outputs["bucket_url"] == f"gs://{bucket}"
-    assert plan.outputs["registry"] == f"{REGION}-docker.pkg.dev/mlinfra-mock-project/digits-dev"
+    # LOCATION-docker.pkg.dev/PROJECT-ID/REPOSITORY/IMAGE: an image name has the image segment
+    # (https://cloud.google.com/artifact-registry/docs/docker/names).
+    assert plan.outputs["registry"] == f"{REGION}-docker.pkg.dev/mlinfra-mock-project/digits-dev/digits"
 
 
 def test_image_build_pushes_to_the_repository_with_a_token():
     plan = plan_gcp({})
     build = one(plan, "docker-build:index:Image").inputs
     assert build["push"] is True
-    assert build["tags"][0].startswith(f"{REGION}-docker.pkg.dev/mlinfra-mock-project/digits-dev:")
+    # Pushed as LOCATION-docker.pkg.dev/PROJECT-ID/REPOSITORY/IMAGE:TAG, the documented image name
+    # form; the repository path alone names no image (https://cloud.google.com/artifact-registry/docs/docker/names).
+    assert build["tags"][0].startswith(f"{REGION}-docker.pkg.dev/mlinfra-mock-project/digits-dev/digits:")
     assert build["registries"] == "[secret]"  # the access token never shows in a plan
     run = inputs(plan, "gcp:cloudrunv2/service:Service")
     assert run["template"]["containers"][0]["image"] == plan.outputs["image"]
-    assert re.fullmatch(rf"{REGION}-docker\.pkg\.dev/mlinfra-mock-project/digits-dev:\w+@sha256:[0-9a-f]{{64}}",
+    assert re.fullmatch(rf"{REGION}-docker\.pkg\.dev/mlinfra-mock-project/digits-dev/digits:\w+@sha256:[0-9a-f]{{64}}",
                         plan.outputs["image"])
