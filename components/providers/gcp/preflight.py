@@ -11,58 +11,18 @@ from dataclasses import replace
 from typing import Any, Iterable, Optional
 
 from components import catalog
+from components.providers.gcp import apis
 from stacks.doctor import CredentialsAbsent, LiveContext, Requirement, Status, Unknown, rest_json, settle, why
 
 CLOUD = "gcp"
 
-# Resource type module -> the API it calls. Each API's name is its Service Usage service name
-# (https://cloud.google.com/service-usage/docs/enabled-service, `gcloud services list --available`).
-# Used only until components/providers/gcp/apis.py (API_FOR_TYPE) lands; see _api_table().
-_FALLBACK_API_FOR_MODULE: dict[str, str] = {
-    "storage": "storage.googleapis.com",
-    "artifactregistry": "artifactregistry.googleapis.com",
-    "cloudrunv2": "run.googleapis.com",
-    "compute": "compute.googleapis.com",
-    "serviceaccount": "iam.googleapis.com",
-    "projects": "cloudresourcemanager.googleapis.com",
-    "monitoring": "monitoring.googleapis.com",
-    "billing": "billingbudgets.googleapis.com",
-    "secretmanager": "secretmanager.googleapis.com",
-    "logging": "logging.googleapis.com",
-    "dns": "dns.googleapis.com",
-    "certificatemanager": "certificatemanager.googleapis.com",
-    "kms": "cloudkms.googleapis.com",
-}
-# Enabling any other API goes through Service Usage, and the provider resolves the project through
-# Cloud Resource Manager: these two must be on before the program can enable the rest
-# (https://cloud.google.com/service-usage/docs/enable-disable).
-_FALLBACK_BOOTSTRAP = ("serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com")
-
-
-def _api_table() -> tuple[Any, tuple[str, ...]]:
-    """The GCP program's own table (components/providers/gcp/apis.py) when it exists, else ours."""
-    try:
-        from components.providers.gcp import apis  # owned by the GCP program; may not exist yet
-    except ImportError:
-        return None, _FALLBACK_BOOTSTRAP
-    return apis, tuple(getattr(apis, "BOOTSTRAP_APIS", _FALLBACK_BOOTSTRAP))
+# The API each resource type needs and the bootstrap APIs come from the GCP program's own table
+# (components/providers/gcp/apis.py, sources cited there), so the program and the doctor agree.
 
 
 def _apis_for(types: Iterable[str]) -> dict[str, set[str]]:
     """API -> the resource types that need it."""
-    apis, _ = _api_table()
-    need: dict[str, set[str]] = defaultdict(set)
-    for typ in types:
-        if not typ.startswith("gcp:"):
-            continue
-        if apis is not None and hasattr(apis, "apis_for_types"):
-            found = list(apis.apis_for_types([typ]))
-        else:
-            module = typ.split(":")[1].split("/")[0]
-            found = [_FALLBACK_API_FOR_MODULE[module]] if module in _FALLBACK_API_FOR_MODULE else []
-        for api in found:
-            need[api].add(typ)
-    return need
+    return {api: set(tokens) for api, tokens in apis.apis_for_types(types).items()}
 
 
 # Resource type -> the IAM permissions creating it takes, tested on the project with
@@ -146,7 +106,7 @@ def requirements(plan: Any) -> list[Requirement]:
         by_type[r.type].append(r)
     # APIs the program enables itself (gcp.projects.Service) are not prerequisites; the bootstrap ones are.
     enabled_by_plan = {str(r.inputs.get("service")) for r in by_type.get("gcp:projects/service:Service", [])}
-    _, bootstrap = _api_table()
+    bootstrap = apis.BOOTSTRAP_APIS
     needed = _apis_for(by_type)
     for api in bootstrap:
         needed.setdefault(api, set())
