@@ -1,8 +1,20 @@
 """A monthly Cloud Billing budget for this environment's spend, alerting at each threshold.
 
-Budgets belong to a billing account, not a project: the filter narrows this one to the project
-and to resources labelled with this environment, so two environments in one project each get
-their own budget.
+What it covers: every cost of the project (compute, storage, Cloud Run, load balancing, network
+egress, logging), after credits. Budgets belong to a billing account; the filter narrows this one
+to the project. A label filter counts "usage from only this set of labeled resources"; without
+one the budget includes "all labeled and unlabeled usage" (Budget API Filter reference,
+https://cloud.google.com/billing/docs/reference/budget/rest/v1/billingAccounts.budgets#filter), and
+usage not attributed to a labelled resource (e.g. network egress) would be missed. Long-lived environments are
+therefore project-scoped, which is exact when the project is dedicated to the environment (the
+recommended layout) and over-counts, never under-counts, when environments share a project.
+Previews always share their base environment's project, so they add the `environment` label filter.
+
+Who may create it: `billing.budgets.create` on the billing account, i.e. Billing Account Costs
+Manager (roles/billing.costsManager) or Billing Account Administrator (roles/billing.admin)
+(https://cloud.google.com/billing/docs/how-to/budget-api-access-control). The Budget API also
+needs a quota project when called with user credentials (ADC from `gcloud auth application-default
+login`): the provider sends one (user_project_override + billing_project, provider.py).
 """
 from __future__ import annotations
 
@@ -32,8 +44,8 @@ def build_budget(provider, parent: pulumi.Resource, ctx: BuildContext) -> Budget
         threshold_rules=[{"threshold_percent": pct / 100, "spend_basis": "CURRENT_SPEND"}
                          for pct in sorted(budget.alert_thresholds_percent)],
         budget_filter={"projects": [pulumi.Output.concat("projects/", project.number)],
-                       "labels": {"environment": label_value(spec.env)}, "calendar_period": "MONTH",
-                       "credit_types_treatment": "INCLUDE_ALL_CREDITS"},
+                       **({"labels": {"environment": label_value(spec.env)}} if spec.preview is not None else {}),
+                       "calendar_period": "MONTH", "credit_types_treatment": "INCLUDE_ALL_CREDITS"},
         # Billing e-mails still go to the account's admins; the channels add the service's owners.
         all_updates_rule={"monitoring_notification_channels": channels, "disable_default_iam_recipients": False},
         opts=res_opts(parent, ctx))

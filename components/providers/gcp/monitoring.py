@@ -44,7 +44,10 @@ def serving_conditions(ctx: BuildContext) -> dict[str, dict]:
         errors = pulumi.Output.format('{0} AND metric.label.response_code_class="5xx"', requests)
         latency = pulumi.Output.format('{0} AND metric.type="run.googleapis.com/request_latencies"', base)
     else:
-        base = pulumi.Output.format('resource.type="https_lb_rule" AND resource.label.backend_service_name="{0}"',
+        # The https_lb_rule monitored resource names its backend service in `backend_target_name`;
+        # `backend_service_name` belongs to other resource types, so a filter on it matches nothing
+        # (https://cloud.google.com/monitoring/api/resources#tag_https_lb_rule).
+        base = pulumi.Output.format('resource.type="https_lb_rule" AND resource.label.backend_target_name="{0}"',
                                     watched["backend"])
         requests = pulumi.Output.format('{0} AND metric.type="loadbalancing.googleapis.com/https/request_count"', base)
         errors = pulumi.Output.format("{0} AND metric.label.response_code_class=500", requests)

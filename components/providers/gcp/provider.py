@@ -96,8 +96,17 @@ class GcpProvider(BaseProvider):
         import pulumi
         import pulumi_gcp as gcp
 
+        project = pulumi.Config("gcp").get("project")
         # Labels are passed explicitly on every resource, so the plan shows them; no default_labels.
-        return gcp.Provider(f"{name}-gcp", region=spec.region, project=pulumi.Config("gcp").get("project"))
+        # user_project_override: quota, billing and API-enablement checks use the resource's project,
+        # not the credentials' own; with gcloud user credentials that project is Google's and APIs
+        # such as the Budget API refuse the call. billing_project names the quota project for
+        # resources that have no project of their own (budgets live on a billing account); the caller
+        # needs serviceusage.services.use on it. Without gcp:project the provider reads
+        # GOOGLE_BILLING_PROJECT (terraform-provider-google provider reference: user_project_override,
+        # billing_project).
+        return gcp.Provider(f"{name}-gcp", region=spec.region, project=project, user_project_override=True,
+                            billing_project=project)
 
     def foundation(self, parent, name: str, ctx: BuildContext):
         from .foundation import build_foundation

@@ -5,7 +5,7 @@ import pytest
 
 from tests.helpers import inputs
 
-from .util import BILLING, IMAGE, VM, named, plan_gcp
+from .util import BILLING, IMAGE, VM, named, plan_gcp, plan_gcp_config
 
 CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
 POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
@@ -82,7 +82,11 @@ def test_internal_service_alerts_on_running_instances():
 def test_vm_mode_reads_the_load_balancer(vm):
     errors = condition(vm, "5xx")["conditionThreshold"]
     assert 'resource.type="https_lb_rule"' in errors["filter"]
-    assert 'resource.label.backend_service_name="digits-dev-backend"' in errors["filter"]
+    # https_lb_rule labels its backend service `backend_target_name` ("The name of the backend target
+    # or service"); it has no `backend_service_name`, and a filter on an absent label never matches
+    # (https://cloud.google.com/monitoring/api/resources#tag_https_lb_rule).
+    assert 'resource.label.backend_target_name="digits-dev-backend"' in errors["filter"]
+    assert "backend_service_name" not in errors["filter"] + errors["denominatorFilter"]
     assert "response_code_class=500" in errors["filter"]
     latency = condition(vm, "latency")["conditionThreshold"]
     assert "loadbalancing.googleapis.com/https/total_latencies" in latency["filter"]
@@ -109,7 +113,10 @@ def test_budget_amount_thresholds_and_scope(serverless):
     assert b["amount"] == {"specifiedAmount": {"currencyCode": "USD", "units": "1234", "nanos": 500000000}}
     assert [r["thresholdPercent"] for r in b["thresholdRules"]] == [0.5, 0.9, 1]
     assert b["budgetFilter"]["projects"] == ["projects/123456789012"]
-    assert b["budgetFilter"]["labels"] == {"environment": "dev"}
+    # Project-scoped: a label filter counts "usage from only this set of labeled resources" and drops
+    # unlabelled usage (Budget API Filter reference,
+    # https://cloud.google.com/billing/docs/reference/budget/rest/v1/billingAccounts.budgets#filter).
+    assert "labels" not in b["budgetFilter"]
     channels = sorted(c.inputs["labels"]["email_address"] for c in serverless.of_type(CHANNEL))
     assert len(b["allUpdatesRule"]["monitoringNotificationChannels"]) == len(channels) == 2
 
@@ -117,3 +124,21 @@ def test_budget_amount_thresholds_and_scope(serverless):
 def test_no_budget_by_default():
     plan = plan_gcp({"serving": {"image": IMAGE}, "alerts": {"enabled": False}})
     assert plan.of_type("gcp:billing/budget:Budget") == []
+
+
+def test_preview_budget_narrows_to_its_label():
+    # A preview shares its base environment's project, so only its labelled usage is its own.
+    plan = plan_gcp({"serving": {"image": IMAGE}, "alerts": {"enabled": False},
+                     "budget": {"monthly_usd": 50, "gcp_billing_account": BILLING}},
+                    env="pr-7", preview={"source": "pr-7", "expires_at": "2026-11-25T10:00:00Z"})
+    assert inputs(plan, "gcp:billing/budget:Budget")["budgetFilter"]["labels"] == {"environment": "pr-7"}
+
+
+def test_provider_sends_a_quota_project():
+    # Budget API calls with user credentials (gcloud ADC) need a quota project: user_project_override
+    # bills quota to the resource project and billing_project names it for budgets, which have none
+    # (terraform-provider-google provider reference, user_project_override / billing_project).
+    plan = plan_gcp_config({"serving": {"image": IMAGE}}, {"gcp:project": "acme-ml"})
+    (prov,) = [r for r in plan.resources if r.type == "pulumi:providers:gcp"]
+    assert prov.inputs["userProjectOverride"] in (True, "true")
+    assert prov.inputs["billingProject"] == prov.inputs["project"] == "acme-ml"
