@@ -59,7 +59,10 @@ def _guarded(fn: Callable) -> Callable:
                 raise
             from cli.output import err_console
 
-            err_console.print(f"[bold red]error:[/] {err.message}", soft_wrap=True, markup=True)
+            from rich.markup import escape
+
+            # The message is user text (e.g. "pip install 'mlinfra-iac[app]'"): never read it as markup.
+            err_console.print(f"[bold red]error:[/] {escape(err.message)}", soft_wrap=True, markup=True)
             raise typer.Exit(err.exit_code) from None
 
     return wrapper
