@@ -1,6 +1,8 @@
 """`mlinfra plan`: the real program under Pulumi's mock runtime; no CLI, credentials or network."""
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from cli.options import (BranchOpt, CloudOpt, ConfigFileOpt, EnvsOpt, OutputFormat, OutputOpt, PrOpt, ProjectDirOpt,
@@ -16,6 +18,7 @@ def plan(
     branch: BranchOpt = None,
     ttl: TtlOpt = "72h",
     project_dir: ProjectDirOpt = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Plan afresh; don't read or write the plan cache.")] = False,
 ) -> None:
     """Show what would be created on each cloud, what it costs and which policies it breaks."""
     from cli.output import console, emit_json
@@ -26,7 +29,7 @@ def plan(
 
     root = find_project_dir(project_dir)
     plans = plan_targets(root, envs=env, cloud=cloud, config_file=config_file, pr=pr, branch=branch,
-                         ttl_hours=parse_ttl(ttl), jobs=default_jobs())
+                         ttl_hours=parse_ttl(ttl), jobs=default_jobs(), cache=not no_cache)
     if output == OutputFormat.json:
         emit_json(plans_document(plans))
     else:

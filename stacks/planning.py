@@ -77,13 +77,35 @@ def default_jobs() -> int:
     return int(value) if value.isdigit() and int(value) > 0 else len(cloud_names())
 
 
-def plan_in_parallel(project_dir: Path, chosen: list[Target], jobs: int = 1) -> list[Plan]:
+def plan_in_parallel(project_dir: Path, chosen: list[Target], jobs: int = 1, cache: bool = False) -> list[Plan]:
     """Plan targets, one worker process per cloud when `jobs` > 1, results in the targets' order.
 
-    Most of a cold plan is importing the cloud's SDK (1-3 s each; pure Python class building),
-    so clouds are planned side by side and each worker imports one SDK only. Workers are
-    forked before pulumi is imported here; a process that already holds Pulumi's runtime
-    (a test, an embedding program) plans in-process instead.
+    With `cache`, a target whose inputs are unchanged is read from the plan cache
+    (stacks/plan_cache.py) and only the others are planned.
+    """
+    from stacks import plan_cache
+
+    results: list[Optional[Plan]] = [None] * len(chosen)
+    keys: list[Optional[str]] = [None] * len(chosen)
+    if cache and plan_cache.enabled():
+        for i, target in enumerate(chosen):
+            keys[i] = plan_cache.key(project_dir, target)
+            results[i] = plan_cache.load(project_dir, keys[i]) if keys[i] else None
+    todo = [i for i, plan in enumerate(results) if plan is None]
+    fresh = _plan_fresh(project_dir, [chosen[i] for i in todo], jobs) if todo else []
+    for i, plan in zip(todo, fresh):
+        results[i] = plan
+        if keys[i]:
+            plan_cache.store(project_dir, keys[i], plan)
+    return [p for p in results if p is not None]
+
+
+def _plan_fresh(project_dir: Path, chosen: list[Target], jobs: int) -> list[Plan]:
+    """Most of a cold plan is importing the cloud's SDK (about 1.3 s each of pure-Python class
+    building), so clouds are planned side by side, one forked worker per cloud, each importing
+    one SDK only. Pulumi itself is imported once, before the fork, and shared copy-on-write.
+    A process that had already imported Pulumi (a test, an embedding program) plans in-process:
+    it may hold the runtime's state and threads, which a fork would copy.
     """
     import sys
 
@@ -94,6 +116,8 @@ def plan_in_parallel(project_dir: Path, chosen: list[Target], jobs: int = 1) -> 
         return _plan_group(project_dir, chosen)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+
+    import pulumi  # noqa: F401  imported once here, inherited by every worker
 
     results: list[Optional[Plan]] = [None] * len(chosen)
     with ProcessPoolExecutor(max_workers=min(jobs, len(groups)),
@@ -118,7 +142,8 @@ def attach_verdicts(plan: Plan) -> Plan:
 
 def plan_targets(project_dir: Path, *, envs: Optional[list[str]] = None, cloud: Optional[str] = None,
                  config_file: Optional[Path] = None, pr: Optional[int] = None, branch: Optional[str] = None,
-                 ttl_hours: Optional[int] = None, verdicts: bool = True, jobs: int = 1) -> list[Plan]:
+                 ttl_hours: Optional[int] = None, verdicts: bool = True, jobs: int = 1,
+                 cache: bool = False) -> list[Plan]:
     """Plan every target a command names. All configs are validated before the first program runs."""
     if pr is not None or branch is not None:
         from components.errors import ConfigError
@@ -136,7 +161,7 @@ def plan_targets(project_dir: Path, *, envs: Optional[list[str]] = None, cloud: 
         chosen = targets(project_dir, envs, cloud, config_file)
     for target in chosen:
         target.spec()
-    plans = plan_in_parallel(project_dir, chosen, jobs=jobs)
+    plans = plan_in_parallel(project_dir, chosen, jobs=jobs, cache=cache)
     if preview is not None:
         for p in plans:
             p.extra["preview"] = preview

@@ -39,7 +39,7 @@ def test_plan_json_shape_for_one_cloud():
     assert {k: entry[k] for k in ("stack", "env", "cloud", "region")} == {
         "stack": "dev-aws", "env": "dev", "cloud": "aws", "region": "eu-west-1"}
     resource = next(r for r in entry["resources"] if r["type"] == "aws:s3/bucket:Bucket")
-    assert set(resource) == {"urn", "type", "name", "parent", "custom", "inputs"}
+    assert set(resource) == {"urn", "type", "name", "parent", "custom", "inputs", "dependsOn", "options"}
     assert resource["name"] == "digits-dev-data" and resource["custom"] is True
     assert resource["urn"].startswith("urn:pulumi:dev-aws::mlinfra::")
     assert entry["outputs"]["bucket"] == resource["inputs"]["bucket"]
