@@ -35,6 +35,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("cli.deploy", "deploy", "deploy"),
     ("cli.deploy", "destroy", "destroy"),
     ("cli.deploy", "outputs", "outputs"),
+    ("cli.doctor", "doctor", "doctor"),
 ]
 # Command groups: (module holding `app = typer.Typer()`, group name).
 GROUPS: list[tuple[str, str]] = [
@@ -42,6 +43,7 @@ GROUPS: list[tuple[str, str]] = [
     ("cli.appimage", "app"),
     ("cli.env", "env"),
     ("cli.policy", "policy"),
+    ("cli.prices", "prices"),
 ]
 
 _state = {"debug": False}

@@ -252,3 +252,42 @@ def missing_lines(reqs: Iterable[Requirement]) -> list[str]:
     """One line per missing requirement with its fix, for `deploy`'s refusal."""
     return [f"{r.cloud} {r.kind} {r.name}: {r.detail or 'missing'}; fix: {r.fix}"
             for r in reqs if r.status == Status.missing]
+
+
+def run(project_dir: Path, env: str, cloud: Optional[str], *, offline: bool,
+        environ: Optional[Mapping[str, str]] = None, home: Optional[Path] = None,
+        timeout: float = DEFAULT_TIMEOUT_S) -> list[Requirement]:
+    """Plan `env` on each chosen cloud offline, derive its requirements, and (unless offline) check
+    them. Credentials for every chosen cloud are looked for first, so a missing login is one line
+    (exit 4) before any call is made."""
+    from components.providers.base import get_provider
+    from stacks.config import config_pairs
+    from stacks.planning import default_jobs, plan_in_parallel, targets
+
+    chosen = targets(project_dir, [env], cloud)
+    for target in chosen:
+        target.spec()  # a bad config is exit 3 before anything runs
+    plans = plan_in_parallel(project_dir, chosen, jobs=default_jobs())
+    if offline:
+        return [r for plan in plans for r in requirements(plan)]
+    contexts = [context(config_pairs(t.raw, env=t.env, cloud=t.cloud), environ, home, timeout) for t in chosen]
+    problems = [f"{p.cloud}: {msg}" for p, ctx in zip(plans, contexts)
+                if (msg := get_provider(p.cloud).missing_credentials(ctx.env, ctx.home, ctx.config))]
+    if problems:
+        raise CredentialsAbsent("cannot check without credentials: " + "; ".join(problems)
+                                + " (or run `mlinfra doctor --offline` to list the requirements unchecked)")
+    return [r for plan, ctx in zip(plans, contexts) for r in check(plan, ctx)]
+
+
+def gate(project_dir: Path, env: str, cloud: str, environ: Optional[Mapping[str, str]] = None,
+         home: Optional[Path] = None) -> list[Requirement]:
+    """What `mlinfra deploy` runs first: OperationFailed (exit 1) naming each missing prerequisite and
+    its fix, before anything is created. Unknown ones do not block (they are printed by `doctor`)."""
+    from components.errors import OperationFailed
+
+    reqs = run(project_dir, env, cloud, offline=False, environ=environ, home=home)
+    lines = missing_lines(reqs)
+    if lines:
+        raise OperationFailed(f"{len(lines)} prerequisite(s) missing, nothing was deployed "
+                              "(`mlinfra doctor` shows all; --skip-checks deploys anyway):\n  " + "\n  ".join(lines))
+    return reqs

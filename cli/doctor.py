@@ -1,0 +1,64 @@
+"""`mlinfra doctor`: the prerequisites of an environment's plan (APIs, resource providers, features,
+quotas, permissions, cost-allocation tags, tools), checked with the clouds' read-only APIs.
+
+Exit codes: 0 nothing missing, 1 something missing (each printed with its fix), 3 bad config,
+4 no credentials to check with. `--offline` lists them unchecked (status unknown): what CI runs.
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.options import CloudOpt, EnvOpt, OutputFormat, OutputOpt, ProjectDirOpt
+
+OfflineOpt = Annotated[bool, typer.Option(
+    "--offline", help="List the requirements without credentials or network (status unknown); what CI runs.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds each live call may take.", min=1, max=120)]
+
+STYLE = {"ok": "green", "missing": "bold red", "unknown": "yellow"}
+
+
+def doctor(
+    env: EnvOpt = "dev",
+    cloud: CloudOpt = None,
+    offline: OfflineOpt = False,
+    timeout: TimeoutOpt = 10.0,
+    project_dir: ProjectDirOpt = None,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Check what a deployment of ENV needs outside the program, before `pulumi up` finds out."""
+    from stacks import doctor as lib
+    from stacks.config import find_project_dir
+
+    reqs = lib.run(find_project_dir(project_dir), env, cloud, offline=offline, timeout=timeout)
+    if output == OutputFormat.json:
+        from cli.output import emit_json
+
+        emit_json(lib.document(reqs))
+    else:
+        show(reqs, offline)
+    raise typer.Exit(lib.exit_code(reqs))
+
+
+def show(reqs, offline: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from cli.output import console
+
+    table = Table(show_header=True, header_style="bold", title_justify="left",
+                  title="prerequisites (offline: not checked)" if offline else "prerequisites")
+    for column in ("status", "cloud", "kind", "name", "why, what the check saw, fix"):
+        table.add_column(column, overflow="fold")
+    for r in reqs:
+        seen = r.why + (f"\nsaw: {r.detail}" if r.detail else "") + (f"\nfix: {r.fix}" if r.status.value != "ok" else "")
+        table.add_row(Text(r.status.value, style=STYLE[r.status.value]), Text(r.cloud), Text(r.kind),
+                      Text(r.name), Text(seen))
+    console.print(table)
+    missing = [r for r in reqs if r.status.value == "missing"]
+    for r in missing:
+        console.print(Text.assemble(("missing ", "bold red"), f"{r.cloud} {r.kind} {r.name}: fix: {r.fix}"),
+                      soft_wrap=True)
+    counts = {s: sum(1 for r in reqs if r.status.value == s) for s in ("ok", "missing", "unknown")}
+    console.print(Text(f"{counts['ok']} ok, {counts['missing']} missing, {counts['unknown']} unknown"))
