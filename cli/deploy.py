@@ -16,6 +16,9 @@ from components.errors import ConfigError
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (CI).")]
 PreviewOnlyOpt = Annotated[bool, typer.Option("--preview-only", help="Show what would change; change nothing.")]
+SkipChecksOpt = Annotated[bool, typer.Option(
+    "--skip-checks", envvar="MLINFRA_SKIP_CHECKS",
+    help="Deploy without running `mlinfra doctor` first (APIs, providers, quotas, permissions, tools).")]
 PolicyPackOpt = Annotated[Optional[Path], typer.Option(
     "--policy-pack", help="CrossGuard policy pack folder run with every preview and update. Default: policy/.",
     file_okay=False)]
@@ -76,6 +79,7 @@ def deploy(
     cloud: CloudOpt = None,
     yes: YesOpt = False,
     preview_only: PreviewOnlyOpt = False,
+    skip_checks: SkipChecksOpt = False,
     policy_pack: PolicyPackOpt = None,
     project_dir: ProjectDirOpt = None,
     output: OutputOpt = OutputFormat.text,
@@ -89,6 +93,10 @@ def deploy(
     from stacks import workspace
 
     target = workspace.target_for_env(project_of(project_dir), env, single_cloud(cloud))
+    if not preview_only and not skip_checks:  # refuse (exit 1) on a missing prerequisite before creating anything
+        from stacks.doctor import gate
+
+        gate(target.project_dir, env, target.cloud)
     show = engine_printer(output)
     if not preview_only and not yes:
         session = workspace.open_session(target.project_dir)
