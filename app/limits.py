@@ -1,35 +1,41 @@
 """Request limits and request metrics, as one pure-ASGI middleware.
 
-One layer instead of three (body size, concurrency, metrics), and no Starlette
+One layer instead of several (body, decompression, concurrency, metrics), and no Starlette
 BaseHTTPMiddleware: each layer of that costs a task and a stream per request, which on a
 sub-millisecond model would show up as a large share of the latency.
+
+Order matters. The body is read in full, under a deadline, before the request takes a
+concurrency slot: a client that sends its headers and then trickles its body would otherwise
+hold a slot for as long as it likes, and 64 of them would lock out every real request.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+import zlib
 from typing import Callable
 
-from starlette.exceptions import HTTPException
-
-# A full batch (64 images x 64 pixels as decimal text) is ~20 KiB; 64 KiB leaves room for
-# whitespace and OIP metadata while bounding what one request can make the parser do.
+# A full /predict body (64 pixels as decimal text) is well under 1 KiB and 64 KiB leaves room
+# for whitespace; the batch route takes up to 1,024 images, which as JSON decimals can reach
+# ~1.3 MB, hence its own limit (see LIMITS in app/service.py). A compressed body is held to the
+# same limits after decompression.
 MAX_BODY_BYTES = 64 * 1024
-# Requests the worker accepts at once; beyond it, queueing only adds latency, so say 503 early.
+MAX_INFER_BODY_BYTES = 2 * 1024 * 1024
+# A body must arrive within this time from the start of the request; a slower one gets 408.
+BODY_TIMEOUT_S = 15.0
+# Bodies being read are buffered before they hold a slot, so their total is bounded too.
+MAX_BUFFERED_BYTES = 64 * 1024 * 1024
+# Requests the worker evaluates at once; beyond it, queueing only adds latency, so say 503 early.
 DEFAULT_MAX_CONCURRENCY = 64
 UNMATCHED = "unmatched"
+# nginx's "client closed request": the client left before its answer; no response was sent.
+CLIENT_CLOSED = 499
 # Metric labels come from this fixed set, so a client cannot mint new series with odd paths or methods.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
-class BodyTooLarge(HTTPException):
-    """Raised from receive() when a body without a usable Content-Length grows past the limit.
-
-    An HTTPException so that FastAPI's exception middleware answers it (413) like any other.
-    """
-
-    def __init__(self, limit: int):
-        super().__init__(413, f"request body exceeds {limit} bytes")
+# Content-Encoding values accepted on request bodies (RFC 9110 section 8.4.1; "x-gzip" is an
+# alias of gzip there) -> zlib wbits: gzip framing, and "deflate" meaning the zlib format.
+ENCODINGS = {b"gzip": 16 + zlib.MAX_WBITS, b"x-gzip": 16 + zlib.MAX_WBITS, b"deflate": zlib.MAX_WBITS}
 
 
 def error_body(message: str) -> bytes:
@@ -44,27 +50,104 @@ async def send_error(send: Callable, status: int, message: str, headers: list | 
     await send({"type": "http.response.body", "body": body})
 
 
-class GuardMiddleware:
-    """Body-size limit (413 before parsing), concurrency limit (503) and per-route metrics."""
+class Rejected(Exception):
+    """A request refused while its body was read: the status and the message to answer with."""
 
-    def __init__(self, app, *, metrics, routes: frozenset[str], exempt: frozenset[str],
-                 max_body_bytes: int = MAX_BODY_BYTES, max_concurrency: int = DEFAULT_MAX_CONCURRENCY):
+    def __init__(self, status: int, message: str, headers: list | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+class ClientGone(Exception):
+    """The client disconnected before its body arrived."""
+
+
+def _inflate(decoder, data: bytes, room: int, encoding: bytes) -> bytes:
+    """Decompress one chunk, never producing more than room + 1 bytes (the +1 proves overflow)."""
+    try:
+        out = decoder.decompress(data, room + 1)
+    except zlib.error as exc:
+        raise Rejected(400, f"the {encoding.decode()} request body is corrupt: {exc}") from None
+    if decoder.unused_data:
+        raise Rejected(400, f"data follows the end of the {encoding.decode()} stream")
+    return out
+
+
+class GuardMiddleware:
+    """Body limits, deadline and decoding (413/408/415/400), concurrency limit (503) and metrics."""
+
+    def __init__(self, app, *, metrics, route_label: Callable[[str], str], exempt: frozenset[str],
+                 body_limits: dict[str, int] | None = None, max_body_bytes: int = MAX_BODY_BYTES,
+                 max_concurrency: int = DEFAULT_MAX_CONCURRENCY, body_timeout_s: float = BODY_TIMEOUT_S,
+                 max_buffered_bytes: int = MAX_BUFFERED_BYTES):
         self.app = app
         self.metrics = metrics
-        self.routes = routes
+        self.route_label = route_label
         # Probes and scrapes must answer while the worker is saturated, or an orchestrator
         # would restart a healthy, merely busy instance.
         self.exempt = exempt
+        self.body_limits = body_limits or {}
         self.max_body_bytes = max_body_bytes
         self.max_concurrency = max_concurrency
+        self.body_timeout_s = body_timeout_s
+        self.max_buffered_bytes = max_buffered_bytes
         self.in_flight = 0
+        self.buffered = 0
+
+    async def _read_body(self, scope, receive, limit: int) -> tuple[bytes, bool]:
+        """The whole (decoded) body, and whether it was decoded; raises Rejected or ClientGone."""
+        encoding = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > limit:
+                    raise Rejected(413, f"request body exceeds {limit} bytes")
+            elif name == b"content-encoding":
+                encoding = value.strip().lower()
+        if encoding == b"identity":
+            encoding = None
+        if encoding is not None and encoding not in ENCODINGS:
+            # RFC 9110 section 15.5.16: 415 for an unsupported content coding, with Accept-Encoding.
+            raise Rejected(415, f"Content-Encoding {encoding.decode(errors='replace')!r} is not supported;"
+                                " send gzip, deflate or an uncompressed body",
+                           [(b"accept-encoding", b"gzip, deflate")])
+        decoder = zlib.decompressobj(ENCODINGS[encoding]) if encoding else None
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise ClientGone
+                    data = message.get("body", b"")
+                    if decoder is not None and data:
+                        data = _inflate(decoder, data, limit - size, encoding)
+                    size += len(data)
+                    if size > limit:
+                        raise Rejected(413, f"request body exceeds {limit} bytes"
+                                            + (" once decompressed" if decoder else ""))
+                    if data:
+                        self.buffered += len(data)
+                        chunks.append(data)
+                        if self.buffered > self.max_buffered_bytes:
+                            raise Rejected(503, "too many request bodies in flight; retry later",
+                                           [(b"retry-after", b"1")])
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            raise Rejected(408, f"the request body did not arrive within {self.body_timeout_s:g} s",
+                           [(b"connection", b"close")]) from None
+        finally:
+            self.buffered -= sum(map(len, chunks))
+        if decoder is not None and not decoder.eof:
+            raise Rejected(400, f"the {encoding.decode()} request body is truncated")
+        return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), decoder is not None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         start = time.perf_counter()
-        path = scope["path"]
-        route = path if path in self.routes else UNMATCHED
+        route = self.route_label(scope["path"])
         status = 500
 
         async def send_status(message):
@@ -74,33 +157,33 @@ class GuardMiddleware:
             await send(message)
 
         try:
+            try:
+                body, decoded = await self._read_body(scope, receive, self.body_limits.get(route, self.max_body_bytes))
+            except Rejected as exc:
+                status = exc.status
+                return await send_error(send, exc.status, exc.message, exc.headers)
+            except ClientGone:
+                status = CLIENT_CLOSED
+                return
             if route not in self.exempt and self.in_flight >= self.max_concurrency:
                 status = 503
-                await send_error(send, 503, f"over the concurrency limit ({self.max_concurrency}); retry later",
-                                 [(b"retry-after", b"1")])
-                return
-            limit = self.max_body_bytes
-            for name, value in scope["headers"]:
-                if name == b"content-length":
-                    if not value.isdigit() or int(value) > limit:
-                        status = 413
-                        await send_error(send, 413, f"request body exceeds {limit} bytes")
-                        return
-                    break
-            received = 0
+                return await send_error(send, 503, f"over the concurrency limit ({self.max_concurrency}); retry later",
+                                        [(b"retry-after", b"1")])
+            if decoded:  # the app sees the body as it was before compression
+                scope = dict(scope, headers=[h for h in scope["headers"] if h[0] != b"content-encoding"])
+            replayed = False
 
-            async def counting_receive():
-                nonlocal received
-                message = await receive()
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-                return message
+            async def replay():
+                nonlocal replayed
+                if replayed:  # afterwards, only a disconnect can come
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
 
             self.in_flight += 1
             self.metrics.in_flight.inc()
             try:
-                await self.app(scope, counting_receive, send_status)
+                await self.app(scope, replay, send_status)
             finally:
                 self.in_flight -= 1
                 self.metrics.in_flight.dec()

@@ -1,17 +1,26 @@
-"""Request bodies of the two inference routes: parsing, validation, answers and OpenAPI schemas.
+"""Request and response bodies of the two inference routes: parsing, validation and answers.
+
+`/v2/models/{model}[/versions/{version}]/infer` speaks the KServe Open Inference Protocol REST
+("$inference_request" / "$inference_response", kserve/open-inference-protocol
+specification/protocol/inference_rest.md) with Triton's binary tensor data extension
+(triton-inference-server/server docs/protocol/extension_binary_data.md): the JSON object may be
+followed by binary tensor data, `Inference-Header-Content-Length` giving the JSON's length,
+`binary_data_size` each binary input's size, and `binary_data` (per output) or
+`binary_data_output` (per request) asking for binary outputs.
 
 Validated by hand rather than by pydantic: a model of 4,096 floats costs more than the model
-itself, and every rejection must be the same 422 `{"error": ...}`.
+itself, and every rejection must be the same `{"error": ...}`.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 
 from app import MODEL_NAME
-from app.model import MAX_BATCH, N_CLASSES, N_FEATURES, PIXEL_MAX, PIXEL_MIN, InputError, flatten_numbers, \
-    to_batch
+from app.model import N_CLASSES, N_FEATURES, InputError, flatten_numbers, to_batch
+from app.tensors import datatype, from_binary, from_json, itemsize, to_binary
 
 try:  # 5-10x faster than json both ways; it also refuses NaN, Infinity and 1,024-deep nesting
     from orjson import dumps
@@ -22,10 +31,26 @@ except ImportError:  # pragma: no cover - the pinned requirements include orjson
     def dumps(document) -> bytes:
         return json.dumps(document, separators=(",", ":")).encode()
 
-OUTPUT_NAMES = ("label", "probabilities")
+# One request's rows on the batch route: a 1,000-image batch sent as binary FP32 is 256 KB and
+# evaluates in well under a millisecond; /predict stays one image (app.model.MAX_BATCH bounds
+# the JSON self-test and /predict paths).
+MAX_INFER_ROWS = 1024
+OUTPUTS = {"label": "INT64", "probabilities": "FP32"}
+OUTPUT_NAMES = tuple(OUTPUTS)
+# Request parameters that the binary extension consumes; every other one is echoed back.
+_EXTENSION_PARAMETERS = frozenset({"binary_data_output"})
+_SCALARS = (str, int, float, bool)
 
 
-def parse_object(body: bytes) -> dict:
+@dataclass(frozen=True, slots=True)
+class InferRequest:
+    batch: np.ndarray
+    outputs: tuple[tuple[str, bool], ...]  # (output name, as binary data)
+    id: str | None
+    parameters: dict | None  # request parameters echoed in the response
+
+
+def parse_object(body: bytes | memoryview) -> dict:
     try:
         document = _loads(body)
     except (ValueError, RecursionError) as exc:  # json's RecursionError: "[[[[..." nested 30,000 deep
@@ -40,84 +65,127 @@ def parse_predict(body: bytes) -> np.ndarray:
     return to_batch(flatten_numbers(parse_object(body).get("pixels")), 1)
 
 
-def parse_infer(body: bytes) -> tuple[np.ndarray, tuple[str, ...], str | None]:
-    """An OIP v2 inference request -> (batch, requested output names, request id)."""
-    document = parse_object(body)
-    inputs = document.get("inputs")
-    if type(inputs) is not list or len(inputs) != 1 or type(inputs[0]) is not dict:
+def _parameters(value, where: str) -> dict:
+    # OIP "$parameters": an object whose values are strings, numbers or booleans.
+    if value is None:
+        return {}
+    if type(value) is not dict or not all(type(v) in _SCALARS for v in value.values()):
+        raise InputError(f"{where} parameters must be an object of strings, numbers and booleans")
+    return value
+
+
+def _flag(parameters: dict, name: str, default: bool, where: str) -> bool:
+    value = parameters.get(name, default)
+    if type(value) is not bool:
+        raise InputError(f"{where} parameter {name} must be true or false")
+    return value
+
+
+def _split(body: bytes, header_length: bytes | None) -> tuple[memoryview, memoryview]:
+    """The body -> (JSON object, binary tensor data), per Inference-Header-Content-Length."""
+    view = memoryview(body)
+    if header_length is None:
+        return view, view[len(view):]
+    if not header_length.isdigit() or not 0 < int(header_length) <= len(view):
+        raise InputError(f"Inference-Header-Content-Length {header_length.decode(errors='replace')!r} must be"
+                         f" a length between 1 and the body's {len(view)} bytes")
+    cut = int(header_length)
+    return view[:cut], view[cut:]
+
+
+def _input_batch(tensor, binary: memoryview) -> np.ndarray:
+    if type(tensor) is not dict:
         raise InputError("inputs must be a list holding one tensor named 'pixels'")
-    tensor = inputs[0]
     if tensor.get("name") != "pixels":
         raise InputError("the input tensor must be named 'pixels'")
-    if tensor.get("datatype") != "FP32":
-        raise InputError("the 'pixels' datatype must be FP32")
+    name = datatype(tensor.get("datatype"))
     shape = tensor.get("shape")
     if type(shape) is not list or len(shape) != 2 or any(type(d) is not int for d in shape) \
             or shape[1] != N_FEATURES:
         raise InputError(f"the 'pixels' shape must be [N, {N_FEATURES}]")
-    batch = to_batch(flatten_numbers(tensor.get("data")), shape[0])
+    rows = shape[0]
+    if not 1 <= rows <= MAX_INFER_ROWS:
+        raise InputError(f"a batch holds 1 to {MAX_INFER_ROWS} images, got {rows}")
+    size = _parameters(tensor.get("parameters"), "input").get("binary_data_size")
+    if size is None:
+        if len(binary):
+            raise InputError(f"the body carries {len(binary)} bytes after the JSON object but no input"
+                             " has a binary_data_size parameter")
+        return from_json(name, tensor.get("data"), rows)
+    if type(size) is not int or size < 0:
+        raise InputError("binary_data_size must be a non-negative integer")
+    if "data" in tensor:
+        raise InputError("the 'pixels' input has both data and binary_data_size; send one")
+    expected = rows * N_FEATURES * itemsize(name)
+    if size != expected:
+        raise InputError(f"binary_data_size {size} does not match shape [{rows}, {N_FEATURES}] of {name}"
+                         f" ({expected} bytes)")
+    if size != len(binary):
+        raise InputError(f"binary_data_size adds up to {size} bytes but the body carries {len(binary)}"
+                         " after the JSON object (Inference-Header-Content-Length)")
+    return from_binary(name, binary, rows)
+
+
+def _requested_outputs(wanted, binary_default: bool) -> tuple[tuple[str, bool], ...]:
+    if wanted is None:  # OIP: no "outputs" -> every output, with default settings
+        return tuple((name, binary_default) for name in OUTPUT_NAMES)
+    if type(wanted) is not list or any(type(o) is not dict or o.get("name") not in OUTPUTS for o in wanted):
+        raise InputError(f"outputs may name only {', '.join(OUTPUT_NAMES)}")
+    names = [o["name"] for o in wanted]
+    if len(set(names)) != len(names):
+        raise InputError("outputs name the same tensor twice")
+    chosen = []
+    for output in wanted:
+        parameters = _parameters(output.get("parameters"), f"output {output['name']!r}")
+        if parameters.get("classification"):
+            raise InputError("the classification extension is not supported; ask for 'probabilities'")
+        chosen.append((output["name"], _flag(parameters, "binary_data", binary_default, "output")))
+    return tuple(chosen)
+
+
+def parse_infer(body: bytes, header_length: bytes | None = None) -> InferRequest:
+    """An OIP inference request (JSON, optionally followed by binary tensor data) -> InferRequest."""
+    head, binary = _split(body, header_length)
+    document = parse_object(head)
     request_id = document.get("id")
     if request_id is not None and type(request_id) is not str:
         raise InputError("id must be a string")
-    wanted = document.get("outputs")
-    if wanted is None:
-        return batch, OUTPUT_NAMES, request_id
-    if type(wanted) is not list or any(type(o) is not dict or o.get("name") not in OUTPUT_NAMES for o in wanted):
-        raise InputError(f"outputs may name only {', '.join(OUTPUT_NAMES)}")
-    return batch, tuple(o["name"] for o in wanted), request_id
+    parameters = _parameters(document.get("parameters"), "request")
+    binary_default = _flag(parameters, "binary_data_output", False, "request")
+    inputs = document.get("inputs")
+    if type(inputs) is not list or len(inputs) != 1:
+        raise InputError("inputs must be a list holding one tensor named 'pixels'")
+    batch = _input_batch(inputs[0], binary)
+    echoed = {k: v for k, v in parameters.items() if k not in _EXTENSION_PARAMETERS} or None
+    return InferRequest(batch, _requested_outputs(document.get("outputs"), binary_default), request_id, echoed)
 
 
-def infer_answer(probabilities: np.ndarray, outputs: tuple[str, ...], version: str, request_id: str | None) -> bytes:
+def infer_answer(probabilities: np.ndarray, request: InferRequest, version: str) -> tuple[bytes, int | None]:
+    """The response body, and the JSON object's length when binary tensor data follows it."""
     rows = len(probabilities)
-    tensors = {"label": {"name": "label", "datatype": "INT64", "shape": [rows],
-                         "data": probabilities.argmax(axis=1).tolist()},
-               "probabilities": {"name": "probabilities", "datatype": "FP32", "shape": [rows, N_CLASSES],
-                                 "data": np.round(probabilities, 6).ravel().tolist()}}
-    answer = {"model_name": MODEL_NAME, "model_version": version, "outputs": [tensors[name] for name in outputs]}
-    if request_id is not None:
-        answer["id"] = request_id
-    return dumps(answer)
+    values = {"label": probabilities.argmax(axis=1), "probabilities": probabilities}
+    shapes = {"label": [rows], "probabilities": [rows, N_CLASSES]}
+    tensors, chunks = [], []
+    for name, binary in request.outputs:
+        tensor = {"name": name, "datatype": OUTPUTS[name], "shape": shapes[name]}
+        if binary:
+            chunks.append(to_binary(values[name], OUTPUTS[name]))
+            tensor["parameters"] = {"binary_data_size": len(chunks[-1])}
+        elif name == "label":
+            tensor["data"] = values[name].tolist()
+        else:
+            tensor["data"] = np.round(probabilities, 6).ravel().tolist()
+        tensors.append(tensor)
+    answer = {"model_name": MODEL_NAME, "model_version": version, "outputs": tensors}
+    if request.id is not None:
+        answer["id"] = request.id
+    if request.parameters:
+        answer["parameters"] = request.parameters
+    head = dumps(answer)
+    if not chunks:
+        return head, None
+    return b"".join((head, *chunks)), len(head)
 
 
 def predict_answer(label: int, probability: float, version: str) -> bytes:
     return b'{"label":%d,"probability":%.6f,"model_version":"%s"}' % (label, probability, version.encode())
-
-
-# OpenAPI descriptions of the two routes, which are plain Starlette routes and so invisible to
-# FastAPI's generator (see app/service.py).
-_PIXEL = {"type": "number", "minimum": PIXEL_MIN, "maximum": PIXEL_MAX}
-_ERROR = {"description": "Rejected", "content": {"application/json": {"schema": {
-    "type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}}}}
-_ERRORS = {"413": _ERROR, "422": _ERROR, "503": _ERROR}
-
-
-def _body(schema: dict) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-
-def _ok(schema: dict) -> dict:
-    return {"200": {"description": "Classified", "content": {"application/json": {"schema": schema}}}, **_ERRORS}
-
-
-OPENAPI_PATHS = {
-    "/predict": {"post": {
-        "summary": "Classify one 8x8 image", "operationId": "predict",
-        "requestBody": _body({"type": "object", "required": ["pixels"], "properties": {
-            "pixels": {"type": "array", "items": _PIXEL, "minItems": N_FEATURES, "maxItems": N_FEATURES}}}),
-        "responses": _ok({"type": "object", "properties": {
-            "label": {"type": "integer"}, "probability": {"type": "number"}, "model_version": {"type": "string"}}}),
-    }},
-    f"/v2/models/{MODEL_NAME}/infer": {"post": {
-        "summary": "Classify a batch (Open Inference Protocol v2)", "operationId": "infer",
-        "requestBody": _body({"type": "object", "required": ["inputs"], "properties": {
-            "id": {"type": "string"},
-            "inputs": {"type": "array", "minItems": 1, "maxItems": 1, "items": {
-                "type": "object", "required": ["name", "shape", "datatype", "data"], "properties": {
-                    "name": {"const": "pixels"}, "datatype": {"const": "FP32"},
-                    "shape": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
-                    "data": {"type": "array", "items": _PIXEL, "maxItems": MAX_BATCH * N_FEATURES}}}},
-            "outputs": {"type": "array", "items": {"type": "object", "properties": {
-                "name": {"enum": list(OUTPUT_NAMES)}}}}}}),
-        "responses": _ok({"type": "object", "required": ["model_name", "outputs"]}),
-    }},
-}

@@ -1,21 +1,27 @@
 """The inference service: FastAPI on uvicorn, Open Inference Protocol v2 plus a simple /predict.
 
-    uvicorn --factory app.service:create_app --port $PORT      (also: mlinfra serve)
+    python -m app          (the container's entry point; also: mlinfra serve)
 
-Settings come from the environment: MODEL_URI (see app/storage.py), MAX_CONCURRENCY.
-The model loads in the background so that liveness answers at once; readiness turns 200 only
-after the model loaded and reproduced its bundled self-test sample.
+Settings come from the environment: MODEL_URI (see app/storage.py), MAX_CONCURRENCY,
+BODY_TIMEOUT_S, MODEL_LOAD_TIMEOUT_S; the server's own (workers, keep-alive, header limits) are
+in app/server.py. The model loads in the background so that liveness answers at once;
+readiness turns 200 only after the model loaded and reproduced its bundled self-test sample,
+and says why not otherwise (loading, or the load's error).
 
-The two inference routes are plain Starlette routes over the raw body: FastAPI's per-request
-dependency and validation machinery costs about as much as the model, and they need none of
-it (app/protocol.py validates). They are first in the route table because they carry nearly
-all traffic, and app/protocol.py describes them in the OpenAPI document.
+The model routes are plain Starlette routes over the raw body: FastAPI's per-request dependency
+and validation machinery costs about as much as the model, and they need none of it
+(app/protocol.py validates). They are first in the route table because they carry nearly all
+traffic; app/openapi.py describes them in the OpenAPI document.
 """
 from __future__ import annotations
 
 import asyncio
+import gzip
+import logging
 import os
+import re
 import time
+import zlib
 from contextlib import asynccontextmanager
 
 import numpy as np
@@ -27,18 +33,47 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from app import MODEL_NAME
-from app.limits import DEFAULT_MAX_CONCURRENCY, MAX_BODY_BYTES, GuardMiddleware, error_body
+from app.limits import (BODY_TIMEOUT_S, DEFAULT_MAX_CONCURRENCY, MAX_BODY_BYTES, MAX_INFER_BODY_BYTES, UNMATCHED,
+                        GuardMiddleware, error_body)
 from app.metrics import Metrics
-from app.model import N_CLASSES, N_FEATURES, DigitsModel, InputError, ModelError
-from app.protocol import OPENAPI_PATHS, dumps, infer_answer, parse_infer, parse_predict, predict_answer
+from app.model import N_CLASSES, N_FEATURES, DigitsModel, InputError
+from app.openapi import OPENAPI_PATHS
+from app.protocol import dumps, infer_answer, parse_infer, parse_predict, predict_answer
+from app.server import env_number
 from app.storage import fetch_model, sample_for
 
 SERVICE_NAME = "mlinfra-digits"
 SERVICE_VERSION = "0.1.0"
 JSON = "application/json"
+OCTETS = "application/octet-stream"
+# Triton's binary tensor data extension is reported as "binary_tensor_data" in the server
+# metadata's extensions (triton-inference-server/server docs/protocol/extension_binary_data.md).
+EXTENSIONS = ["binary_tensor_data"]
 # Probes and scrapes must answer while the worker is saturated, or an orchestrator would
 # restart a healthy, merely busy instance.
 UNLIMITED_ROUTES = frozenset({"/v2/health/live", "/v2/health/ready", "/metrics"})
+STATIC_ROUTES = frozenset({"/", "/predict", "/v2", "/openapi.json", *UNLIMITED_ROUTES})
+MODEL_LOAD_TIMEOUT_S = 300.0
+# Responses smaller than this are sent as they are even if the client accepts compression.
+COMPRESS_FROM_BYTES = 1024
+_MODEL_PATH = re.compile(r"/v2/models/([^/]+)(/versions/[^/]+)?(/ready|/infer)?")
+log = logging.getLogger("app.service")
+
+
+def route_label(path: str) -> str:
+    """The metrics label of a path: the route it matches, never a client-chosen string."""
+    if path in STATIC_ROUTES:
+        return path
+    match = _MODEL_PATH.fullmatch(path)
+    if match is None:
+        return UNMATCHED
+    model = MODEL_NAME if match[1] == MODEL_NAME else "{model}"
+    return f"/v2/models/{model}{'/versions/{version}' if match[2] else ''}{match[3] or ''}"
+
+
+# The batch route takes up to 1,024 images (app/protocol.py MAX_INFER_ROWS); other bodies are small.
+BODY_LIMITS = {f"/v2/models/{MODEL_NAME}/infer": MAX_INFER_BODY_BYTES,
+               f"/v2/models/{MODEL_NAME}/versions/{{version}}/infer": MAX_INFER_BODY_BYTES}
 
 
 def _json(document, status: int = 200) -> Response:
@@ -49,6 +84,18 @@ def _error(status: int, message: str) -> Response:
     return Response(error_body(message), status, media_type=JSON)
 
 
+def _compressed(body: bytes, accept: str | None) -> tuple[bytes, str | None]:
+    """Compress a response the client accepts compressed (tritonclient's response_compression_algorithm)."""
+    if not accept or len(body) < COMPRESS_FROM_BYTES:
+        return body, None
+    offered = {token.split(";")[0].strip().lower() for token in accept.split(",") if "q=0" not in token.replace(" ", "")}
+    if "gzip" in offered:
+        return gzip.compress(body, compresslevel=1), "gzip"
+    if "deflate" in offered:  # HTTP "deflate" is the zlib format (RFC 9110 section 8.4.1.2)
+        return zlib.compress(body, 1), "deflate"
+    return body, None
+
+
 class Runtime:
     """The model, once loaded and self-tested; until then, the reason it is not ready."""
 
@@ -56,16 +103,21 @@ class Runtime:
         self.metrics = metrics
         self.model: DigitsModel | None = None
         self.problem = "the model is loading"
+        self.failed = False
 
     def load(self, model_uri: str | None) -> None:
         try:
             folder = fetch_model(model_uri)
             model = DigitsModel.load(folder)
             model.self_test(sample_for(folder))
-        except ModelError as exc:
-            self.problem = str(exc)
+            accuracy = float(model.card.get("metrics", {}).get("test_accuracy", 0.0))
+        except Exception as exc:  # noqa: BLE001 - any failure, even a card of the wrong shape, must show
+            self.failed = True
+            self.problem = f"the model failed to load: {exc}" if str(exc) else \
+                f"the model failed to load: {type(exc).__name__}"
+            log.error("%s", self.problem)
             return
-        self.metrics.set_model(MODEL_NAME, model.version, model.card.get("metrics", {}).get("test_accuracy", 0.0))
+        self.metrics.set_model(MODEL_NAME, model.version, accuracy)
         self.model = model
 
     def predict_one(self, batch: np.ndarray) -> tuple[int, float]:
@@ -82,22 +134,34 @@ class Runtime:
 
 
 def create_app(model_uri: str | None = None, *, max_concurrency: int | None = None,
-               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+               max_body_bytes: int = MAX_BODY_BYTES, body_timeout_s: float | None = None,
+               load_timeout_s: float | None = None) -> FastAPI:
     model_uri = model_uri if model_uri is not None else os.environ.get("MODEL_URI")
     if max_concurrency is None:
-        max_concurrency = int(os.environ.get("MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY))
+        max_concurrency = env_number("MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, int)
+    if body_timeout_s is None:
+        body_timeout_s = env_number("BODY_TIMEOUT_S", BODY_TIMEOUT_S, float)
+    if load_timeout_s is None:
+        load_timeout_s = env_number("MODEL_LOAD_TIMEOUT_S", MODEL_LOAD_TIMEOUT_S, float)
     metrics = Metrics(N_CLASSES)
     runtime = Runtime(metrics)
 
+    async def watch_load(loading: asyncio.Future) -> None:
+        try:
+            await asyncio.wait_for(asyncio.shield(loading), load_timeout_s)
+        except TimeoutError:  # the load thread cannot be stopped; say so, and let it finish if it can
+            runtime.problem = f"the model did not load within {load_timeout_s:g} s (still trying)"
+            log.error("%s", runtime.problem)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.loading = asyncio.create_task(asyncio.to_thread(runtime.load, model_uri))
+        loading = asyncio.ensure_future(asyncio.to_thread(runtime.load, model_uri))
+        app.state.loading = asyncio.create_task(watch_load(loading))
         yield
         app.state.loading.cancel()
 
     app = FastAPI(title=SERVICE_NAME, version=SERVICE_VERSION, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
-    base = f"/v2/models/{MODEL_NAME}"
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
@@ -118,6 +182,18 @@ def create_app(model_uri: str | None = None, *, max_concurrency: int | None = No
     def not_ready() -> Response:
         return _error(503, f"not ready: {runtime.problem}")
 
+    def unserved(request: Request) -> Response | None:
+        """404 naming the unknown model or version (OIP error object), 503 before the model is ready."""
+        name = request.path_params["model"]
+        if name != MODEL_NAME:
+            return _error(404, f"model {name!r} not found; this server serves {MODEL_NAME!r}")
+        if runtime.model is None:
+            return not_ready()
+        version = request.path_params.get("version")
+        if version is not None and version != runtime.model.version:
+            return _error(404, f"model {MODEL_NAME!r} has no version {version!r}; it serves {runtime.model.version}")
+        return None
+
     async def predict(request: Request) -> Response:
         if runtime.model is None:
             return not_ready()
@@ -129,52 +205,71 @@ def create_app(model_uri: str | None = None, *, max_concurrency: int | None = No
         return Response(predict_answer(label, probability, runtime.model.version), media_type=JSON)
 
     async def infer(request: Request) -> Response:
-        if runtime.model is None:
-            return not_ready()
+        if (refused := unserved(request)) is not None:
+            return refused
+        headers = request.headers
+        header_length = headers.get("inference-header-content-length")
         try:
-            batch, outputs, request_id = parse_infer(await request.body())
-        except InputError as exc:
-            return _error(422, str(exc))
-        probabilities = runtime.infer(batch)
-        return Response(infer_answer(probabilities, outputs, runtime.model.version, request_id), media_type=JSON)
+            parsed = parse_infer(await request.body(), header_length.encode() if header_length is not None else None)
+        except InputError as exc:  # OIP: a failed inference request is an HTTP error, typically 400
+            return _error(400, str(exc))
+        body, json_length = infer_answer(runtime.infer(parsed.batch), parsed, runtime.model.version)
+        extra = {} if json_length is None else {"inference-header-content-length": str(json_length)}
+        body, encoding = _compressed(body, headers.get("accept-encoding"))
+        if encoding:
+            extra.update({"content-encoding": encoding, "vary": "accept-encoding"})
+        return Response(body, headers=extra, media_type=JSON if json_length is None else OCTETS)
 
-    app.router.routes[:0] = [Route("/predict", predict, methods=["POST"]),
-                             Route(f"{base}/infer", infer, methods=["POST"])]
-
-    @app.get("/", summary="Service information")
-    async def info():
-        model = runtime.model
-        return _json({"service": SERVICE_NAME, "version": SERVICE_VERSION, "model": MODEL_NAME,
-                      "model_version": model.version if model else None, "ready": model is not None,
-                      "endpoints": ["/predict", f"{base}/infer", "/v2/health/ready", "/metrics"]})
-
-    @app.get("/v2/health/live", summary="Liveness")
-    async def live():
-        return _json({"live": True})
-
-    @app.get("/v2/health/ready", summary="Readiness: model loaded and self-tested")
-    async def ready():
-        return _json({"ready": True}) if runtime.model else not_ready()
-
-    @app.get("/v2", summary="Server metadata (OIP v2)")
-    async def server_metadata():
-        return _json({"name": SERVICE_NAME, "version": SERVICE_VERSION, "extensions": []})
-
-    @app.get(base, summary="Model metadata (OIP v2)")
-    async def model_metadata():
-        model = runtime.model
-        if model is None:
-            return not_ready()
-        return _json({"name": MODEL_NAME, "versions": [model.version], "platform": "numpy",
+    async def model_metadata(request: Request) -> Response:
+        if (refused := unserved(request)) is not None:
+            return refused
+        return _json({"name": MODEL_NAME, "versions": [runtime.model.version], "platform": "numpy",
                       "inputs": [{"name": "pixels", "datatype": "FP32", "shape": [-1, N_FEATURES]}],
                       "outputs": [{"name": "label", "datatype": "INT64", "shape": [-1]},
                                   {"name": "probabilities", "datatype": "FP32", "shape": [-1, N_CLASSES]}]})
 
-    @app.get(f"{base}/ready", summary="Model readiness (OIP v2)")
-    async def model_ready():
-        return _json({"name": MODEL_NAME, "ready": True}) if runtime.model else not_ready()
+    async def model_ready(request: Request) -> Response:
+        if (refused := unserved(request)) is not None:
+            return refused
+        return _json({"name": MODEL_NAME, "ready": True})
 
-    @app.get("/metrics", summary="Prometheus metrics")
+    # Starlette answers HEAD wherever GET is allowed on these routes.
+    base, versioned = "/v2/models/{model}", "/v2/models/{model}/versions/{version}"
+    app.router.routes[:0] = [Route("/predict", predict, methods=["POST"]),
+                             Route(f"{base}/infer", infer, methods=["POST"]),
+                             Route(f"{versioned}/infer", infer, methods=["POST"]),
+                             Route(base, model_metadata, methods=["GET"]),
+                             Route(versioned, model_metadata, methods=["GET"]),
+                             Route(f"{base}/ready", model_ready, methods=["GET"]),
+                             Route(f"{versioned}/ready", model_ready, methods=["GET"])]
+
+    def get_and_head(path: str, summary: str):
+        """GET in the OpenAPI document, and HEAD wherever GET works (RFC 9110 section 9.3.2)."""
+        def register(endpoint):
+            app.head(path, include_in_schema=False)(endpoint)
+            return app.get(path, summary=summary)(endpoint)
+        return register
+
+    @get_and_head("/", "Service information")
+    async def info():
+        model = runtime.model
+        return _json({"service": SERVICE_NAME, "version": SERVICE_VERSION, "model": MODEL_NAME,
+                      "model_version": model.version if model else None, "ready": model is not None,
+                      "endpoints": ["/predict", f"/v2/models/{MODEL_NAME}/infer", "/v2/health/ready", "/metrics"]})
+
+    @get_and_head("/v2/health/live", "Liveness")
+    async def live():
+        return _json({"live": True})
+
+    @get_and_head("/v2/health/ready", "Readiness: model loaded and self-tested")
+    async def ready():
+        return _json({"ready": True}) if runtime.model else not_ready()
+
+    @get_and_head("/v2", "Server metadata (OIP v2)")
+    async def server_metadata():
+        return _json({"name": SERVICE_NAME, "version": SERVICE_VERSION, "extensions": EXTENSIONS})
+
+    @get_and_head("/metrics", "Prometheus metrics")
     async def prometheus():
         return Response(metrics.render(), media_type=metrics.content_type)
 
@@ -186,6 +281,7 @@ def create_app(model_uri: str | None = None, *, max_concurrency: int | None = No
         return app.openapi_schema
 
     app.openapi = openapi
-    app.add_middleware(GuardMiddleware, metrics=metrics, routes=frozenset(r.path for r in app.routes),
-                       exempt=UNLIMITED_ROUTES, max_body_bytes=max_body_bytes, max_concurrency=max_concurrency)
+    app.add_middleware(GuardMiddleware, metrics=metrics, route_label=route_label, exempt=UNLIMITED_ROUTES,
+                       body_limits=BODY_LIMITS, max_body_bytes=max_body_bytes, max_concurrency=max_concurrency,
+                       body_timeout_s=body_timeout_s)
     return app

@@ -34,6 +34,14 @@ def _operations(app) -> list[tuple[str, str]]:
     return [(method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item]
 
 
+def _concrete(path: str, data, version: str) -> str:
+    """Fill the OIP path parameters: the served model and version, or any other name."""
+    segment = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters="-_."), min_size=1,
+                      max_size=8)
+    model = data.draw(st.sampled_from(["digits"]) | segment)
+    return path.replace("{model}", model).replace("{version}", data.draw(st.sampled_from([version]) | segment))
+
+
 def _check(response) -> None:
     assert response.status_code < 500, (response.status_code, response.text)
     if response.status_code >= 400:
@@ -43,16 +51,17 @@ def _check(response) -> None:
 
 def test_the_document_lists_the_operations_fuzzed_here(client):
     operations = _operations(client.app)
-    assert ("POST", "/predict") in operations and ("POST", "/v2/models/digits/infer") in operations
-    assert len(operations) == 9
+    assert ("POST", "/predict") in operations and ("POST", "/v2/models/{model}/infer") in operations
+    assert ("POST", "/v2/models/{model}/versions/{version}/infer") in operations
+    assert len(operations) == 12
 
 
 @FUZZ
 @given(data=st.data())
-def test_any_json_body_on_any_operation(client, data):
+def test_any_json_body_on_any_operation(client, model, data):
     method, path = data.draw(st.sampled_from(_operations(client.app)))
     body = data.draw(json_values)
-    _check(client.request(method, path, content=json.dumps(body)))
+    _check(client.request(method, _concrete(path, data, model.version), content=json.dumps(body)))
 
 
 @FUZZ
@@ -78,3 +87,37 @@ def test_near_valid_infer_bodies(client, body):
     if response.status_code == 200:
         rows = body["inputs"][0]["shape"][0]
         assert response.json()["outputs"][0]["shape"][0] == rows
+
+
+# Triton binary tensor data extension (triton-inference-server/server
+# docs/protocol/extension_binary_data.md): a JSON object of Inference-Header-Content-Length bytes,
+# then each binary input's binary_data_size bytes. Any mix of wrong sizes, lengths and encodings
+# must be a 4xx JSON error, never a 5xx.
+@FUZZ
+@given(rows=st.integers(-1, 3), size=st.integers(-2, 1100) | st.none(), payload=st.binary(max_size=1100),
+       datatype=st.sampled_from(["FP32", "FP64", "FP16", "BF16", "UINT8", "INT64", "BOOL", "BYTES"]),
+       header_delta=st.integers(-5, 5) | st.none(), encoding=st.sampled_from([None, "gzip", "deflate", "br", "identity"]),
+       binary_out=st.booleans())
+def test_binary_tensor_bodies(client, rows, size, payload, datatype, header_delta, encoding, binary_out):
+    import gzip
+    import zlib
+
+    parameters = {} if size is None else {"binary_data_size": size}
+    head = json.dumps({"inputs": [{"name": "pixels", "shape": [rows, 64], "datatype": datatype,
+                                   "parameters": parameters}],
+                       "parameters": {"binary_data_output": binary_out}}).encode()
+    body = head + payload
+    headers = {}
+    if header_delta is not None:
+        headers["inference-header-content-length"] = str(len(head) + header_delta)
+    if encoding == "gzip":
+        body = gzip.compress(body)
+    elif encoding == "deflate":
+        body = zlib.compress(body)
+    if encoding:
+        headers["content-encoding"] = encoding
+    response = client.post("/v2/models/digits/infer", content=body, headers=headers)
+    if response.status_code == 200:
+        assert response.headers["content-type"] == ("application/octet-stream" if binary_out else "application/json")
+    else:
+        _check(response)

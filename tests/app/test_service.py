@@ -24,7 +24,10 @@ def test_service_info(client, model):
 def test_health_and_metadata(client, model):
     assert client.get("/v2/health/live").json() == {"live": True}
     assert client.get("/v2/health/ready").json() == {"ready": True}
-    assert client.get("/v2").json() == {"name": "mlinfra-digits", "version": "0.1.0", "extensions": []}
+    # Triton's binary tensor data extension is advertised as "binary_tensor_data" in the server
+    # metadata extensions (triton-inference-server/server docs/protocol/extension_binary_data.md).
+    assert client.get("/v2").json() == {"name": "mlinfra-digits", "version": "0.1.0",
+                                        "extensions": ["binary_tensor_data"]}
     meta = client.get("/v2/models/digits").json()
     assert meta["versions"] == [model.version]
     assert meta["inputs"] == [{"name": "pixels", "datatype": "FP32", "shape": [-1, 64]}]
@@ -104,8 +107,12 @@ def test_metrics_count_requests_latency_predictions_and_model(model, sample):
 
 def test_openapi_documents_every_route(client):
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/", "/predict", "/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/digits",
-            "/v2/models/digits/ready", "/v2/models/digits/infer", "/metrics"} <= set(paths)
+    # The OIP REST paths, with the optional versions segment (kserve/open-inference-protocol
+    # specification/protocol/inference_rest.md, "HTTP/REST" table).
+    assert {"/", "/predict", "/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/{model}",
+            "/v2/models/{model}/versions/{version}", "/v2/models/{model}/ready",
+            "/v2/models/{model}/versions/{version}/ready", "/v2/models/{model}/infer",
+            "/v2/models/{model}/versions/{version}/infer", "/metrics"} == set(paths)
     assert paths["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] == ["pixels"]
 
 
@@ -126,7 +133,8 @@ def test_not_ready_when_the_model_is_missing(tmp_path):
     with _not_ready_client(str(tmp_path / "nowhere")) as client:
         body = _settled(client)
         assert client.get("/v2/health/ready").status_code == 503
-        assert body["error"].startswith("not ready: model folder") and "lacks model_card.json" in body["error"]
+        assert body["error"].startswith("not ready: the model failed to load: model folder")
+        assert "lacks model_card.json" in body["error"]
         assert client.get("/v2/health/live").status_code == 200
         for method, path in (("GET", "/v2/models/digits/ready"), ("GET", "/v2/models/digits"),
                              ("POST", "/predict"), ("POST", "/v2/models/digits/infer")):
@@ -146,3 +154,79 @@ def test_not_ready_when_the_self_test_fails(tmp_path, sample):
         body = _settled(client)
         assert client.get("/v2/health/ready").status_code == 503
         assert "self-test failed" in body["error"]
+
+
+@pytest.mark.parametrize("card", ["[1, 2]", '"just a string"', "{not json", '{"version": 7}',
+                                  None])  # None: the card is valid JSON, its metrics are not numbers
+def test_a_bad_model_card_fails_readiness_with_its_reason(tmp_path, card):
+    # Issue 20: a bad card must not leave readiness at "the model is loading" forever.
+    import json
+    import shutil
+
+    shutil.copytree(MODEL_DIR, tmp_path / "m")
+    path = tmp_path / "m" / "model_card.json"
+    if card is None:
+        card = json.dumps({**json.loads(path.read_text()), "metrics": {"test_accuracy": "high"}})
+    path.write_text(card)
+    with _not_ready_client(str(tmp_path / "m")) as client:
+        body = _settled(client)
+        assert client.get("/v2/health/ready").status_code == 503
+        assert body["error"].startswith("not ready: the model failed to load: "), body
+        assert "loading" not in body["error"]
+
+
+def test_a_load_that_never_finishes_is_reported(monkeypatch):
+    import threading
+
+    import app.service as service
+
+    release = threading.Event()
+    monkeypatch.setattr(service, "fetch_model", lambda uri: release.wait(10) and MODEL_DIR)
+    with TestClient(create_app(model_uri="x", load_timeout_s=0.05)) as client:
+        try:
+            _settled(client)
+            body = client.get("/v2/health/ready").json()
+            assert body == {"error": "not ready: the model did not load within 0.05 s (still trying)"}
+        finally:
+            release.set()
+
+
+def test_versioned_routes_answer_for_the_served_version(client, model, sample):
+    # OIP REST: v2/models/<model_name>[/versions/<model_version>] for metadata, ready and infer.
+    versioned = f"/v2/models/digits/versions/{model.version}"
+    assert client.get(versioned).json()["versions"] == [model.version]
+    assert client.get(f"{versioned}/ready").json() == {"name": "digits", "ready": True}
+    body = client.post(f"{versioned}/infer", json=infer_body(sample["pixels"][:3])).json()
+    assert body["model_version"] == model.version and body["outputs"][0]["data"] == sample["labels"][:3]
+
+
+@pytest.mark.parametrize("suffix", ["", "/ready", "/infer"])
+def test_unknown_model_or_version_is_404_with_the_oip_error_object(client, model, suffix):
+    # OIP: errors carry the JSON error object {"error": <message>}, naming what was not found.
+    method = "POST" if suffix == "/infer" else "GET"
+    body = infer_body([[1] * 64])
+    missing_model = client.request(method, f"/v2/models/mnist{suffix}", json=body)
+    assert missing_model.status_code == 404
+    assert missing_model.json() == {"error": "model 'mnist' not found; this server serves 'digits'"}
+    missing_version = client.request(method, f"/v2/models/digits/versions/v9{suffix}", json=body)
+    assert missing_version.status_code == 404
+    assert missing_version.json() == {"error": f"model 'digits' has no version 'v9'; it serves {model.version}"}
+    other = client.request(method, f"/v2/models/mnist/versions/{model.version}{suffix}", json=body)
+    assert other.status_code == 404 and "'mnist' not found" in other.json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/", "/v2", "/v2/health/live", "/v2/health/ready", "/metrics",
+                                  "/v2/models/digits", "/v2/models/digits/ready"])
+def test_head_works_wherever_get_does(client, path):
+    # RFC 9110 section 9.3.2: HEAD is GET without the content; a probe may use either.
+    get, head = client.get(path), client.head(path)
+    assert head.status_code == get.status_code == 200
+    assert head.headers["content-type"] == get.headers["content-type"]
+
+
+def test_request_parameters_pass_through_and_binary_parameters_are_consumed(client, sample):
+    request = infer_body(sample["pixels"][:1], id="r1", outputs=[{"name": "label", "parameters": {"binary_data": False}}],
+                         parameters={"priority": 2, "tag": "canary", "binary_data_output": True})
+    body = client.post("/v2/models/digits/infer", json=request).json()
+    assert body["id"] == "r1" and body["parameters"] == {"priority": 2, "tag": "canary"}
+    assert body["outputs"] == [{"name": "label", "datatype": "INT64", "shape": [1], "data": sample["labels"][:1]}]
