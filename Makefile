@@ -1,10 +1,15 @@
 # Two commands on a fresh machine: `make plan` (the offline plan) and `make test`.
+# `make plan` needs Python >= 3.11; `make test` also wants Node.js/npm for the Azure Blob emulator.
 PYTHON ?= python3
+NPM    ?= npm
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Azurite (the Azure Blob emulator the app's az:// tests run against), project-local, pinned by
+# its lock file; tests/emulators.py starts and stops it.
+AZURITE := tests/azurite/node_modules/.bin/azurite-blob
 
-.PHONY: install plan test bench validate policy clean
+.PHONY: install test-deps plan test bench bench-install bench-image validate policy clean
 
 install: $(STAMP)
 
@@ -17,7 +22,18 @@ $(STAMP): pyproject.toml
 plan: install  ## offline plan of every built-in environment on every cloud
 	$(BIN)/mlinfra plan --cloud all
 
-test: install
+test-deps: install $(AZURITE)
+
+$(AZURITE): tests/azurite/package.json tests/azurite/package-lock.json
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+	  $(NPM) ci --prefix tests/azurite --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; \
+	elif [ -n "$$CI" ]; then \
+	  echo "error: npm not found; CI must install Node.js >= 18 so the Azure Blob emulator tests run" >&2; exit 4; \
+	else \
+	  echo "note: npm not found: the az:// emulator tests will be skipped (install Node.js >= 18 to run them)" >&2; \
+	fi
+
+test: test-deps
 	$(BIN)/python -m pytest -q
 
 validate: install
@@ -29,5 +45,11 @@ policy: install
 bench: install
 	$(BIN)/python bench/plan_bench.py
 
+bench-install:  ## fresh clone -> make plan, install included; time and disk (slow: downloads)
+	$(PYTHON) bench/first_contact.py
+
+bench-image: install  ## the serving image's installed size per cloud (estimate, no Docker engine needed)
+	$(BIN)/python bench/image_size.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info tests/azurite/node_modules
