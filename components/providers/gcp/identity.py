@@ -7,6 +7,8 @@ on, which conditions need). Listing is allowed only with a prefix the account ma
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
@@ -17,6 +19,12 @@ from .foundation import res_opts
 
 # Project-level roles a VM needs to ship its own logs and metrics; nothing broader (never owner/editor).
 AGENT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter")
+
+
+@dataclass
+class Identity:
+    account: Any  # gcp.serviceaccount.Account
+    grants: list = field(default_factory=list)  # every IAM member granted to it: what must exist before it acts
 
 
 def prefix_condition(bucket: str, prefixes: tuple[str, ...]) -> str:
@@ -35,50 +43,59 @@ def service_account(provider, parent: pulumi.Resource, ctx: BuildContext, role: 
 
 
 def grant_prefixes(parent: pulumi.Resource, ctx: BuildContext, name: str, account, role: str,
-                   prefixes: tuple[str, ...], title: str) -> None:
-    gcp.storage.BucketIAMMember(
+                   prefixes: tuple[str, ...], title: str):
+    return gcp.storage.BucketIAMMember(
         name, bucket=ctx.storage.bucket, role=role, member=account.member,
         condition={"title": title, "description": f"only objects under {', '.join(prefixes)}",
                    "expression": ctx.storage.bucket.apply(lambda b: prefix_condition(b, prefixes))},
         opts=res_opts(parent, ctx))
 
 
-def grant_registry_reader(parent: pulumi.Resource, ctx: BuildContext, name: str, account) -> None:
-    gcp.artifactregistry.RepositoryIamMember(
+def grant_registry_reader(parent: pulumi.Resource, ctx: BuildContext, name: str, account):
+    return gcp.artifactregistry.RepositoryIamMember(
         name, project=ctx.base.project, location=ctx.spec.region, repository=ctx.registry.resource_id,
         role="roles/artifactregistry.reader", member=account.member, opts=res_opts(parent, ctx))
 
 
-def grant_agent_roles(parent: pulumi.Resource, ctx: BuildContext, role: str, account) -> None:
-    for agent_role in AGENT_ROLES:
-        gcp.projects.IAMMember(
-            f"{ctx.prefix}-{role}-{agent_role.split('.')[-1].lower()}", project=ctx.base.project, role=agent_role,
-            member=account.member, opts=res_opts(parent, ctx))
+def grant_agent_roles(parent: pulumi.Resource, ctx: BuildContext, role: str, account) -> list:
+    return [gcp.projects.IAMMember(
+        f"{ctx.prefix}-{role}-{agent_role.split('.')[-1].lower()}", project=ctx.base.project, role=agent_role,
+        member=account.member, opts=res_opts(parent, ctx)) for agent_role in AGENT_ROLES]
 
 
-def serving_identity(provider, parent: pulumi.Resource, ctx: BuildContext, *, vm: bool):
+def serving_identity(provider, parent: pulumi.Resource, ctx: BuildContext, *, vm: bool) -> Identity:
     """Reads the hot prefixes (models/) and pulls from the registry; VMs also write their logs."""
     sa = service_account(provider, parent, ctx, "serve", "serving")
-    grant_prefixes(parent, ctx, f"{ctx.prefix}-serve-models-read", sa, "roles/storage.objectViewer",
-                   ctx.spec.service.storage.hot_prefixes, "serving-reads-models")
-    grant_registry_reader(parent, ctx, f"{ctx.prefix}-serve-registry-read", sa)
+    ident = Identity(sa, [
+        grant_prefixes(parent, ctx, f"{ctx.prefix}-serve-models-read", sa, "roles/storage.objectViewer",
+                       ctx.spec.service.storage.hot_prefixes, "serving-reads-models"),
+        grant_registry_reader(parent, ctx, f"{ctx.prefix}-serve-registry-read", sa)])
     if vm:  # Cloud Run ships logs and metrics itself; a VM's agents do it as this account
-        grant_agent_roles(parent, ctx, "serve", sa)
-    return sa
+        ident.grants += grant_agent_roles(parent, ctx, "serve", sa)
+    return ident
 
 
-def training_identity(provider, parent: pulumi.Resource, ctx: BuildContext):
-    """Reads every data prefix, writes runs/ and models/, pulls from the registry."""
+# Training writes its outputs here and nowhere else.
+TRAINING_WRITES = ("runs/",)
+
+
+def training_identity(provider, parent: pulumi.Resource, ctx: BuildContext) -> Identity:
+    """Reads every data prefix and the served models, writes runs/ only, pulls from the registry.
+
+    models/ is what serving loads (components/release.py): a training job must not be able to
+    replace the production model. A run's output is promoted to models/ by a release step
+    (`mlinfra model publish`) under the deployer's own identity.
+    """
     st = ctx.spec.service.storage
     sa = service_account(provider, parent, ctx, "train", "training")
     read = tuple(dict.fromkeys(st.tiered_prefixes + st.hot_prefixes))
-    write = tuple(dict.fromkeys(("runs/",) + st.hot_prefixes))
-    grant_prefixes(parent, ctx, f"{ctx.prefix}-train-data-read", sa, "roles/storage.objectViewer", read,
-                   "training-reads-data")
-    # objectUser (create, overwrite, delete) rather than objectCreator: checkpoints are overwritten.
-    # Versioning keeps what is overwritten for noncurrent_expire_days.
-    grant_prefixes(parent, ctx, f"{ctx.prefix}-train-runs-write", sa, "roles/storage.objectUser", write,
-                   "training-writes-runs-models")
-    grant_registry_reader(parent, ctx, f"{ctx.prefix}-train-registry-read", sa)
-    grant_agent_roles(parent, ctx, "train", sa)
-    return sa
+    ident = Identity(sa, [
+        grant_prefixes(parent, ctx, f"{ctx.prefix}-train-data-read", sa, "roles/storage.objectViewer", read,
+                       "training-reads-data"),
+        # objectUser (create, overwrite, delete) rather than objectCreator: checkpoints are overwritten.
+        # Versioning keeps what is overwritten for noncurrent_expire_days.
+        grant_prefixes(parent, ctx, f"{ctx.prefix}-train-runs-write", sa, "roles/storage.objectUser",
+                       TRAINING_WRITES, "training-writes-runs"),
+        grant_registry_reader(parent, ctx, f"{ctx.prefix}-train-registry-read", sa)])
+    ident.grants += grant_agent_roles(parent, ctx, "train", sa)
+    return ident

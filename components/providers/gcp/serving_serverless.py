@@ -1,8 +1,11 @@
 """Serverless serving: a Cloud Run v2 service running the image as the serving account.
 
-Public ingress grants `roles/run.invoker` to allUsers; internal ingress grants nobody, so only
-callers inside the project's VPC (with their own invoker grant) reach it. A custom domain puts
-the global load balancer in front (loadbalancer.py).
+Public ingress disables the Cloud Run Invoker IAM check (`invoker_iam_disabled`), Google's
+recommended way to make a service public: granting roles/run.invoker to allUsers fails in
+projects under the common Domain Restricted Sharing organization policy
+(https://cloud.google.com/run/docs/authenticating/public). Internal ingress keeps the check and
+grants nobody, so only callers inside the project's VPC with their own invoker grant reach it.
+A custom domain puts the global load balancer in front (loadbalancer.py).
 """
 from __future__ import annotations
 
@@ -12,9 +15,10 @@ import pulumi_gcp as gcp
 from components.providers.base import BuildContext, ServingOutputs
 
 from . import limits
+from .container import RUN_RESERVED, plain_env
 from .foundation import res_opts
 from .identity import serving_identity
-from .loadbalancer import load_balancer
+from .loadbalancer import load_balancer, log_config
 
 INGRESS = {"public": "INGRESS_TRAFFIC_ALL", "internal": "INGRESS_TRAFFIC_INTERNAL_ONLY"}
 
@@ -42,25 +46,26 @@ def custom_domain(parent: pulumi.Resource, ctx: BuildContext, service) -> pulumi
     backend = gcp.compute.BackendService(
         f"{p}-backend", name=limits.gce_name(p, "backend"), protocol="HTTPS",
         load_balancing_scheme="EXTERNAL_MANAGED", backends=[{"group": neg.id}],
-        log_config={"enable": True, "sample_rate": 1.0}, opts=opts)
+        log_config=log_config(ctx.spec.service.serving), opts=opts)
     return load_balancer(parent, ctx, backend)
 
 
 def build_serverless(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOutputs:
     spec = ctx.spec
     serving = spec.service.serving
-    opts = res_opts(parent, ctx)
-    sa = serving_identity(provider, parent, ctx, vm=False)
-    env = [{"name": k, "value": v} for k, v in sorted(serving.env.items())]
+    ident = serving_identity(provider, parent, ctx, vm=False)
+    sa = ident.account
+    env = [{"name": k, "value": v} for k, v in plain_env(ctx, reserved=RUN_RESERVED).items()]
     service = gcp.cloudrunv2.Service(
         f"{ctx.prefix}-run", name=limits.run_service_name(spec), location=spec.region,
-        ingress=INGRESS[serving.ingress],
+        ingress=INGRESS[serving.ingress], invoker_iam_disabled=serving.ingress == "public",
         # Long-lived environments are protected from an accidental delete; previews are meant to go.
         deletion_protection=spec.preview is None and spec.env != "dev",
         labels=ctx.tags,
         template={
             "service_account": sa.email,
             "scaling": {"min_instance_count": serving.min_instances, "max_instance_count": serving.max_instances},
+            # The same number the app admits (MAX_CONCURRENCY, container.py).
             "max_instance_request_concurrency": serving.concurrency,
             "labels": ctx.tags,
             "containers": [{
@@ -73,11 +78,8 @@ def build_serverless(provider, parent: pulumi.Resource, ctx: BuildContext) -> Se
                 **probes(serving),
             }],
         },
-        opts=opts)
-    if serving.ingress == "public":
-        gcp.cloudrunv2.ServiceIamMember(
-            f"{ctx.prefix}-run-public-invoker", project=service.project, location=service.location, name=service.name,
-            role="roles/run.invoker", member="allUsers", opts=opts)
+        # A revision starts only once its account may read the model and pull the image.
+        opts=res_opts(parent, ctx, depends_on=ident.grants))
     url = service.uri
     ctx.shared["gcp:serving"] = {"kind": "serverless", "service": service.name}  # what alerts watch
     if serving.domain:

@@ -15,38 +15,88 @@ import pulumi_gcp as gcp
 from components.providers.base import BuildContext, ServingOutputs
 
 from . import limits
+from .container import plain_env
 from .foundation import res_opts
 from .identity import serving_identity
-from .loadbalancer import load_balancer
+from .loadbalancer import load_balancer, log_config
 from .network import GOOGLE_LB_RANGES, network, subnet
 
 COS_IMAGE = "projects/cos-cloud/global/images/family/cos-stable"
 CONTAINER = "mlinfra-app"
 
 
-def startup_script(image: str, serving, registry_host: str) -> str:
-    """Run the image on the host network's port; COS has docker and the GCR credential helper."""
+# How long a VM keeps retrying its first pull: IAM grants made in the same deployment can take
+# minutes to take effect ("typically 2 minutes ... 7 minutes or longer":
+# https://cloud.google.com/iam/docs/access-change-propagation), and Cloud NAT may not be ready yet.
+PULL_ATTEMPTS, PULL_WAIT_SECONDS = 60, 10
+# tmpfs: secret values fetched at boot never reach the boot disk; the file is root-only.
+ENV_FILE = "/run/mlinfra/secrets.env"
+METADATA_TOKEN = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
+SECRET_ACCESS = "https://secretmanager.googleapis.com/v1/{}/versions/latest:access"
+
+
+def secret_lines(secrets: dict[str, str]) -> list[str]:
+    """Shell that fetches each secret's latest version into ENV_FILE as NAME=value.
+
+    `secrets`: env name -> secret resource name (projects/P/secrets/S). The VM's own account
+    token comes from the metadata server; Secret Manager returns the payload base64-encoded
+    (https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets.versions/access).
+    COS has curl and base64 but no JSON tool, so the one field is cut out with sed.
+    """
+    if not secrets:
+        return []
+    curl = "curl -sSf --retry 30 --retry-delay 10 --retry-all-errors"
+    lines = ["mkdir -p /run/mlinfra && (umask 077 && : > " + ENV_FILE + ")",
+             f"token=$({curl} -H 'Metadata-Flavor: Google' {METADATA_TOKEN} "
+             "| sed -nE 's/.*\"access_token\": *\"([^\"]+)\".*/\\1/p')"]
+    for env_name, resource in sorted(secrets.items()):
+        url = shlex.quote(SECRET_ACCESS.format(resource))
+        lines.append(f"value=$({curl} -H \"Authorization: Bearer $token\" {url} "
+                     "| sed -nE 's/.*\"data\": *\"([^\"]+)\".*/\\1/p' | base64 -d)")
+        lines.append(f"printf '%s=%s\\n' {env_name} \"$value\" >> {ENV_FILE}")
+    lines.append("unset token value")
+    return lines
+
+
+def startup_script(image: str, port: int, env: dict[str, str], registry_host: str,
+                   secrets: dict[str, str] | None = None) -> str:
+    """Run the image on the host network's port; COS has docker and the GCR credential helper.
+
+    Runs at every boot. `env` is plain configuration (it is visible in the instance metadata to
+    anyone who may read the instance); secrets are fetched from Secret Manager here, at boot, into
+    a root-only tmpfs file and passed with --env-file, so no secret value is in metadata.
+    """
     run = ["docker", "run", "-d", "--name", CONTAINER, "--restart=always", "--log-driver=gcplogs",
-           "-p", f"{serving.port}:{serving.port}", "-e", f"PORT={serving.port}"]
-    for key, value in sorted(serving.env.items()):
+           "-p", f"{port}:{port}"]
+    for key, value in env.items():
         run += ["-e", f"{key}={value}"]
+    if secrets:
+        run += ["--env-file", ENV_FILE]
     run.append(image)
+    quoted = shlex.quote(image)
     return "\n".join([
         "#!/bin/bash",
         "set -euo pipefail",
         # COS keeps / read-only; the credential helper writes its config under $HOME.
         "export HOME=/var/lib/mlinfra && mkdir -p \"$HOME\"",
         f"docker-credential-gcr configure-docker --registries={shlex.quote(registry_host)}",
+        *secret_lines(secrets or {}),
+        # Retry the first pull: the pull permission and the NAT path may still be settling.
+        f"for attempt in $(seq 1 {PULL_ATTEMPTS}); do docker pull {quoted} && break; "
+        f"[ \"$attempt\" -lt {PULL_ATTEMPTS} ] || exit 1; sleep {PULL_WAIT_SECONDS}; done",
         f"docker rm -f {CONTAINER} >/dev/null 2>&1 || true",
         shlex.join(run),
         "",
     ])
 
 
-def instance_template(parent: pulumi.Resource, ctx: BuildContext, sa, subnetwork):
+def instance_template(parent: pulumi.Resource, ctx: BuildContext, sa, subnetwork, secrets: dict | None = None):
+    """`secrets`: env name -> Output of the secret's resource name (secrets.py)."""
     serving = ctx.spec.service.serving
-    script = pulumi.Output.from_input(ctx.image).apply(
-        lambda image: startup_script(image, serving, f"{ctx.spec.region}-docker.pkg.dev"))
+    host = f"{ctx.spec.region}-docker.pkg.dev"
+    script = pulumi.Output.all(pulumi.Output.from_input(ctx.image), pulumi.Output.from_input(plain_env(ctx)),
+                               pulumi.Output.from_input(secrets or {})).apply(
+        lambda args: startup_script(args[0], serving.port, args[1], host, args[2]))
     return gcp.compute.InstanceTemplate(
         f"{ctx.prefix}-serve-template", name_prefix=limits.template_prefix(ctx.prefix, "serve"),
         machine_type=limits.vm_machine_type(serving), region=ctx.spec.region, labels=ctx.tags,
@@ -57,6 +107,8 @@ def instance_template(parent: pulumi.Resource, ctx: BuildContext, sa, subnetwork
         service_account={"email": sa.email, "scopes": ["https://www.googleapis.com/auth/cloud-platform"]},
         shielded_instance_config={"enable_secure_boot": True, "enable_vtpm": True, "enable_integrity_monitoring": True},
         scheduling={"automatic_restart": True, "on_host_maintenance": "MIGRATE", "provisioning_model": "STANDARD"},
+        # The image digest is in the startup script, so a new image is a new template, which the
+        # group's PROACTIVE update policy rolls out (build_vm).
         metadata={"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE", "google-logging-enabled": "true",
                   "startup-script": script},
         opts=res_opts(parent, ctx))
@@ -67,7 +119,8 @@ def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOut
     spec = ctx.spec
     serving = spec.service.serving
     opts = res_opts(parent, ctx)
-    sa = serving_identity(provider, parent, ctx, vm=True)
+    ident = serving_identity(provider, parent, ctx, vm=True)
+    sa = ident.account
     net = network(parent, ctx)
     sub = subnet(parent, ctx, "serve")
     # The app port is reachable only from Google's health checkers and load balancer proxies.
@@ -92,7 +145,8 @@ def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOut
         # A regional group surges at least one instance per zone while it rolls out a new template.
         update_policy={"type": "PROACTIVE", "minimal_action": "REPLACE", "instance_redistribution_type": "PROACTIVE",
                        "max_surge_fixed": zones.apply(len), "max_unavailable_fixed": 0},
-        opts=opts)
+        # VMs boot only once their account may pull the image, read the model and write logs.
+        opts=res_opts(parent, ctx, depends_on=ident.grants))
     gcp.compute.RegionAutoscaler(
         f"{p}-serve-autoscaler", name=limits.gce_name(p, "serve-autoscaler"), region=spec.region, target=group.id,
         autoscaling_policy={
@@ -107,7 +161,7 @@ def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOut
         health_checks=health.id,
         backends=[{"group": group.instance_group, "balancing_mode": "UTILIZATION", "capacity_scaler": 1.0,
                    "max_utilization": 0.8}],
-        log_config={"enable": True, "sample_rate": 1.0}, opts=opts)
+        log_config=log_config(serving), opts=opts)
     url = load_balancer(parent, ctx, backend)
     # What alerts watch: the load balancer's backend service and the group's health.
     ctx.shared["gcp:serving"] = {"kind": "vm", "backend": backend.name, "group": group.name, "health": health.name}

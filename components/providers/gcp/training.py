@@ -27,9 +27,14 @@ NFS_PORTS = ["111", "2049", "20048"]  # portmapper, nfsd, mountd
 
 def scheduling(spot: bool) -> dict:
     if spot:
-        # A reclaimed spot machine stops (keeps its disk) rather than being deleted.
+        # A reclaimed spot machine is deleted, not stopped: a stopped VM keeps its boot disk (200 GiB
+        # pd-balanced by default) billing until someone deletes it, and the group recreates a
+        # deleted one when capacity returns. Work survives on the shared filesystem and in runs/.
+        # (https://cloud.google.com/compute/docs/instances/create-use-spot: on preemption Compute Engine
+        # stops (the default) or deletes a Spot VM per its termination action; a stopped VM's persistent
+        # disks are still charged: https://cloud.google.com/compute/docs/instances/stop-start-instance.)
         return {"provisioning_model": "SPOT", "preemptible": True, "automatic_restart": False,
-                "instance_termination_action": "STOP", "on_host_maintenance": "TERMINATE"}
+                "instance_termination_action": "DELETE", "on_host_maintenance": "TERMINATE"}
     return {"provisioning_model": "STANDARD", "preemptible": False, "automatic_restart": True,
             "on_host_maintenance": "TERMINATE"}
 
@@ -74,7 +79,8 @@ def build_training(provider, parent: pulumi.Resource, ctx: BuildContext) -> Trai
     t = spec.service.training
     offer = provider.training_offer(spec)
     opts = res_opts(parent, ctx)
-    sa = training_identity(provider, parent, ctx)
+    ident = training_identity(provider, parent, ctx)
+    sa = ident.account
     sub = subnet(parent, ctx, "train")
     metadata: dict = {"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE", "install-nvidia-driver": "True",
                       "mlinfra-bucket": ctx.storage.bucket}
@@ -103,5 +109,6 @@ def build_training(provider, parent: pulumi.Resource, ctx: BuildContext) -> Trai
             distribution_policy_zones=zones, distribution_policy_target_shape="ANY_SINGLE_ZONE",
             update_policy={"type": "OPPORTUNISTIC", "minimal_action": "REPLACE", "instance_redistribution_type": "NONE",
                            "max_surge_fixed": 0, "max_unavailable_fixed": zones.apply(len)},
-            opts=opts)
+            # Machines start only once their account may read data and write runs/.
+            opts=res_opts(parent, ctx, depends_on=ident.grants))
     return TrainingOutputs(template=template.self_link, machine_type=offer.machine_type, identity=sa.email)

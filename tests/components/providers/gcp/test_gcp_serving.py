@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.helpers import inputs
+from tests.helpers import inputs, one
 
 from .util import IMAGE, REGION, VM, named, names, plan_gcp
 
@@ -44,7 +44,24 @@ def test_cloud_run_scaling_sizes_and_image(serverless):
     assert c["image"] == IMAGE
     assert c["ports"] == {"containerPort": 9000}
     assert c["resources"]["limits"] == {"cpu": "2", "memory": "4096Mi"}
-    assert c["envs"] == [{"name": "LOG_LEVEL", "value": "debug"}]
+    envs = {e["name"]: e["value"] for e in c["envs"]}
+    assert envs["LOG_LEVEL"] == "debug"
+    assert envs["MODEL_URI"] == f"{serverless.outputs['bucket_url']}/models/digits/current/"  # components/release.py
+
+
+def test_cloud_run_gets_no_reserved_port_variable(serverless):
+    # "The PORT environment variable is injected inside your container by Cloud Run. You should not set
+    # it yourself" (https://cloud.google.com/run/docs/configuring/services/environment-variables).
+    names = {e["name"] for e in inputs(serverless, RUN)["template"]["containers"][0]["envs"]}
+    assert not names & {"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
+
+
+def test_app_admits_what_cloud_run_sends(serverless):
+    # Cloud Run sends up to maxInstanceRequestConcurrency requests to one instance; the app answers 503
+    # above MAX_CONCURRENCY (app/limits.py). Equal, so nothing is shed before the autoscaler adds instances.
+    t = inputs(serverless, RUN)["template"]
+    envs = {e["name"]: e["value"] for e in t["containers"][0]["envs"]}
+    assert int(envs["MAX_CONCURRENCY"]) == t["maxInstanceRequestConcurrency"] == 40
 
 
 def test_cloud_run_probes_use_the_health_paths(serverless):
@@ -63,16 +80,19 @@ def test_cloud_run_runs_as_the_serving_account(serverless):
     assert run["deletionProtection"] is False  # dev
 
 
-def test_public_ingress_and_invoker(serverless):
-    assert inputs(serverless, RUN)["ingress"] == "INGRESS_TRAFFIC_ALL"
-    invoker = inputs(serverless, INVOKER)
-    assert invoker == {"role": "roles/run.invoker", "member": "allUsers", "location": REGION,
-                       "project": "mlinfra-mock-project", "name": "digits-dev-serve"}
+def test_public_ingress_disables_the_invoker_check(serverless):
+    # Google's recommended public service: disable the Invoker IAM check; an allUsers invoker grant fails
+    # under the Domain Restricted Sharing org policy (https://cloud.google.com/run/docs/authenticating/public).
+    run = inputs(serverless, RUN)
+    assert run["ingress"] == "INGRESS_TRAFFIC_ALL" and run["invokerIamDisabled"] is True
+    assert serverless.of_type(INVOKER) == []
     assert re.fullmatch(r"https://digits-dev-serve-[0-9a-f]{10}-ew\.a\.run\.app", serverless.outputs["endpoint"])
 
 
 def test_internal_ingress_grants_nobody(internal):
-    assert inputs(internal, RUN)["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+    run = inputs(internal, RUN)
+    assert run["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+    assert run.get("invokerIamDisabled") in (None, False)  # callers still need roles/run.invoker
     assert internal.of_type(INVOKER) == []
 
 
@@ -196,12 +216,54 @@ def test_startup_script_quotes_environment_values():
     import shlex
 
     from components.providers.gcp.serving_vm import startup_script
-    from components.spec import ServingSpec
 
-    script = startup_script("img:1", ServingSpec(port=9000, env={"A": "x  y", "B": "it's; rm -rf /"}), "h")
+    script = startup_script("img:1", 9000, {"A": "x  y", "B": "it's; rm -rf /", "PORT": "9000"}, "h")
     (line,) = [ln for ln in script.splitlines() if ln.startswith("docker run")]
     argv = shlex.split(line)
     assert argv[-1] == "img:1"
     assert ["-p", "9000:9000"] == argv[argv.index("-p"):argv.index("-p") + 2]
     envs = [argv[i + 1] for i, a in enumerate(argv) if a == "-e"]
-    assert envs == ["PORT=9000", "A=x  y", "B=it's; rm -rf /"]
+    assert envs == ["A=x  y", "B=it's; rm -rf /", "PORT=9000"]
+
+
+def test_vms_wait_for_their_grants_and_retry_the_first_pull(vm):
+    # IAM grants take minutes to apply (https://cloud.google.com/iam/docs/access-change-propagation):
+    # the group is created after its account's grants, and each VM retries the pull meanwhile.
+    group = one(vm, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
+    grants = {r.urn: r.inputs["role"] for r in vm.resources
+              if r.type in ("gcp:storage/bucketIAMMember:BucketIAMMember",
+                            "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
+                            "gcp:projects/iAMMember:IAMMember")
+              and r.inputs["member"].startswith("serviceAccount:digits-prod-serve@")}
+    assert set(grants.values()) >= {"roles/artifactregistry.reader", "roles/storage.objectViewer"}
+    assert set(grants) <= set(group.dependsOn)
+    script = inputs(vm, "gcp:compute/instanceTemplate:InstanceTemplate")["metadata"]["startup-script"]
+    assert re.search(r"for attempt in \$\(seq 1 \d+\); do docker pull \S+ && break;", script)
+
+
+def test_vm_container_gets_the_model_and_the_concurrency_limit(vm):
+    import shlex
+
+    script = inputs(vm, "gcp:compute/instanceTemplate:InstanceTemplate")["metadata"]["startup-script"]
+    (line,) = [ln for ln in script.splitlines() if ln.startswith("docker run")]
+    argv = shlex.split(line)
+    envs = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "-e")
+    assert envs["MODEL_URI"] == f"{vm.outputs['bucket_url']}/models/digits/current/"
+    assert envs["PORT"] == "8080" and envs["MAX_CONCURRENCY"] == "80"
+
+
+@pytest.mark.parametrize("rate, expected", [(0.1, {"enable": True, "sampleRate": 0.1}), (0, {"enable": False})])
+def test_lb_request_logs_follow_the_sample_rate(rate, expected):
+    # logConfig.sampleRate: the fraction of requests logged; Google's default 1.0 logs every request
+    # (https://cloud.google.com/load-balancing/docs/https/https-logging-monitoring#logging).
+    plan = plan_gcp({**VM, "serving": {**VM["serving"], "access_log_sample_rate": rate}}, env="prod")
+    assert inputs(plan, "gcp:compute/backendService:BackendService")["logConfig"] == expected
+
+
+def test_builtin_prod_samples_lb_logs():
+    from stacks.offline import plan_environment
+    from tests.helpers import PROJECT_DIR
+
+    prod = plan_environment(PROJECT_DIR, "prod", "gcp")
+    rate = inputs(prod, "gcp:compute/backendService:BackendService")["logConfig"]["sampleRate"]
+    assert 0 < rate < 1  # not every request: see loadbalancer.log_config and Pulumi.prod.yaml

@@ -41,8 +41,11 @@ def test_each_catalog_offer_becomes_its_machine(accelerator, gpus):
 
 
 def test_spot_scheduling(spot):
+    # On preemption Compute Engine stops (default) or deletes a Spot VM per its termination action
+    # (https://cloud.google.com/compute/docs/instances/create-use-spot); a stopped VM still pays for
+    # its disks (https://cloud.google.com/compute/docs/instances/stop-start-instance), so DELETE.
     assert template(spot)["scheduling"] == {"provisioningModel": "SPOT", "preemptible": True,
-                                            "automaticRestart": False, "instanceTerminationAction": "STOP",
+                                            "automaticRestart": False, "instanceTerminationAction": "DELETE",
                                             "onHostMaintenance": "TERMINATE"}
 
 
@@ -92,7 +95,9 @@ def test_training_identity_scope(spot):
     for prefix in ("data/", "runs/", "models/"):
         assert f"projects/_/buckets/{bucket}/objects/{prefix}" in grants["roles/storage.objectViewer"]
     write = grants["roles/storage.objectUser"]
-    assert "/objects/runs/" in write and "/objects/models/" in write and "/objects/data/" not in write
+    # models/ is what serving loads (components/release.py): training may read it, never replace it.
+    assert "/objects/runs/" in write and "/objects/models/" not in write and "/objects/data/" not in write
+    assert 'startsWith("models/")' not in write  # nor list-and-write through the prefix condition
     project_roles = sorted(r.inputs["role"] for r in spot.of_type("gcp:projects/iAMMember:IAMMember"))
     assert project_roles == ["roles/logging.logWriter", "roles/monitoring.metricWriter"]
     readers = [r.inputs["member"] for r in
