@@ -1,112 +1,123 @@
-"""The service in a real uvicorn process on 127.0.0.1: HTTP over a socket, limits included."""
+"""The service in a real uvicorn process on 127.0.0.1 (`python -m app`): HTTP over a socket,
+limits included: slow bodies, header size and time, malformed HTTP, HEAD and disconnects."""
 from __future__ import annotations
 
 import json
-import os
+import re
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from app.server import MAX_HEADER_BYTES
+
+from .live import raw, read_response, serve
+
 MAX_CONCURRENCY = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+SLOW_CLIENTS = 64
+BODY_TIMEOUT_S = 3
+HEADER_TIMEOUT_S = 1
 
 
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MAX_CONCURRENCY": str(MAX_CONCURRENCY), "OMP_NUM_THREADS": "1"}
-    env.pop("MODEL_URI", None)
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "app.service:create_app",
-                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"uvicorn exited: {proc.stdout.read().decode(errors='replace')}")
-            try:
-                if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("uvicorn did not become ready in 30 s")
-            time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serve(MAX_CONCURRENCY=str(MAX_CONCURRENCY), BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
+               HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S)) as live:
+        yield live
 
 
-def _raw(port: int, request: bytes) -> tuple[int, dict]:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += sock.recv(65536)
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = int([line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")][0])
-        while len(body) < length:
-            body += sock.recv(65536)
-    return int(head[9:12]), json.loads(body)
+def _json_error(status: int, headers: dict, body: bytes) -> str:
+    assert headers["content-type"] == "application/json", (status, headers, body)
+    document = json.loads(body)
+    assert list(document) == ["error"]
+    return document["error"]
 
 
 def test_predict_and_infer_over_a_socket(server, sample):
-    base = f"http://127.0.0.1:{server}"
-    body = httpx.post(f"{base}/predict", json={"pixels": sample["pixels"][0]}).json()
+    body = httpx.post(f"{server.base}/predict", json={"pixels": sample["pixels"][0]}).json()
     assert body["label"] == sample["labels"][0]
     request = {"inputs": [{"name": "pixels", "shape": [16, 64], "datatype": "FP32", "data": sample["pixels"]}]}
-    outputs = httpx.post(f"{base}/v2/models/digits/infer", json=request).json()["outputs"]
+    outputs = httpx.post(f"{server.base}/v2/models/digits/infer", json=request).json()["outputs"]
     assert outputs[0]["data"] == sample["labels"]
-    assert httpx.get(f"{base}/v2/health/live").json() == {"live": True}
-    assert 'route="/predict"' in httpx.get(f"{base}/metrics").text
+    assert httpx.get(f"{server.base}/v2/health/live").json() == {"live": True}
+    assert 'route="/predict"' in httpx.get(f"{server.base}/metrics").text
 
 
 def test_declared_oversized_body_is_refused_before_it_is_sent(server):
     # Only the headers go out: the 413 must come back without the 100 kB body ever arriving.
-    status, body = _raw(server, b"POST /predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-                                b"content-length: 100000\r\n\r\n")
-    assert status == 413 and body == {"error": "request body exceeds 65536 bytes"}
+    status, headers, body = raw(server.port, b"POST /predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                                             b"content-length: 100000\r\n\r\n")
+    assert status == 413 and _json_error(status, headers, body) == "request body exceeds 65536 bytes"
 
 
-def test_concurrency_limit_over_real_connections(server):
-    held = []
+def test_slow_clients_trickling_bodies_starve_nothing(server, sample):
+    # Issue 20: 64 clients that send headers and then trickle the body used to take every
+    # concurrency slot. The body is now read under a deadline before a slot is taken.
+    slow = []
     try:
-        for _ in range(MAX_CONCURRENCY):  # requests whose bodies never finish hold their slots
-            sock = socket.create_connection(("127.0.0.1", server), timeout=5)
+        for _ in range(SLOW_CLIENTS):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=BODY_TIMEOUT_S + 10)
             sock.sendall(b"POST /predict HTTP/1.1\r\nhost: x\r\ncontent-length: 300\r\n\r\n{\"pixels\": [")
-            held.append(sock)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # until the server has taken up the held requests
-            status, body = _raw(server, b"POST /predict HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}")
-            if status == 503:
-                break
-            time.sleep(0.05)
-        assert status == 503 and "concurrency limit (2)" in body["error"]
-        assert httpx.get(f"http://127.0.0.1:{server}/v2/health/ready").status_code == 200
+            slow.append(sock)
+        for sock in slow[:8]:  # trickle a little more on some of them
+            sock.sendall(b"1,")
+        assert httpx.get(f"{server.base}/v2/health/ready", timeout=5).status_code == 200
+        for pixels, label in zip(sample["pixels"][:4], sample["labels"]):
+            response = httpx.post(f"{server.base}/predict", json={"pixels": pixels}, timeout=5)
+            assert response.status_code == 200 and response.json()["label"] == label
+        # Each slow client is then told its body came too late, and the connection is closed.
+        for sock in slow:
+            status, headers, body = read_response(sock)
+            assert status == 408 and headers["connection"] == "close"
+            assert "did not arrive within" in _json_error(status, headers, body)
     finally:
-        for sock in held:
+        for sock in slow:
             sock.close()
+
+
+def test_headers_past_the_size_limit_are_431(server):
+    filler = b"x-filler: " + b"a" * (MAX_HEADER_BYTES + 1) + b"\r\n"
+    status, headers, body = raw(server.port, b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\n" + filler + b"\r\n")
+    assert status == 431 and "request headers exceed" in _json_error(status, headers, body)
+
+
+def test_headers_that_never_finish_are_408(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=HEADER_TIMEOUT_S + 10) as sock:
+        sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\nx-slow: ")
+        status, headers, body = read_response(sock)
+        assert status == 408 and "request headers did not arrive within 1 s" == _json_error(status, headers, body)
+        assert sock.recv(1) == b""  # and the connection is closed
+
+
+@pytest.mark.parametrize("request_bytes", [b"NOT HTTP AT ALL\r\n\r\n", b"GET / HTTP/1.1\r\nbad header\r\n\r\n",
+                                           b"POST /predict HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n"])
+def test_malformed_http_gets_the_json_error_shape(server, request_bytes):
+    status, headers, body = raw(server.port, request_bytes)
+    assert status == 400 and _json_error(status, headers, body) == "invalid HTTP request"
+
+
+@pytest.mark.parametrize("path", ["/v2/health/live", "/v2/health/ready", "/", "/v2", "/metrics"])
+def test_head_answers_like_get_without_a_body(server, path):
+    # RFC 9110 section 9.3.2: the same status and header fields as GET, and no content.
+    response = httpx.head(f"{server.base}{path}")
+    assert response.status_code == 200 and response.content == b""
+    assert response.headers["content-type"] == httpx.get(f"{server.base}{path}").headers["content-type"]
+
+
+def test_a_client_that_disconnects_mid_request_is_no_error(server):
+    # Issue 20: no traceback in the log and no 500 in the metrics, however the client leaves.
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"POST /v2/models/digits/infer HTTP/1.1\r\nhost: x\r\ncontent-length: 900\r\n\r\n{\"in")
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:  # closed connections give their slots back
-        status, _ = _raw(server, b"POST /predict HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}")
-        if status != 503:
+    while time.monotonic() < deadline:
+        text = httpx.get(f"{server.base}/metrics").text
+        closed = re.search(r'http_requests_total\{code="499",method="POST",route="/v2/models/digits/infer"\} (\S+)',
+                           text)
+        if closed and float(closed.group(1)) >= 3:
             break
         time.sleep(0.05)
-    assert status == 422
+    assert closed and float(closed.group(1)) >= 3, text
+    assert 'code="500"' not in text
+    assert "Traceback" not in server.output()

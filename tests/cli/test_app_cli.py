@@ -164,9 +164,22 @@ def test_serve_runs_uvicorn_with_the_factory(monkeypatch):
     monkeypatch.setattr(uvicorn, "run", lambda target, **kwargs: seen.append((target, kwargs)))
     monkeypatch.delenv("MODEL_URI", raising=False)
     monkeypatch.setenv("PORT", "8181")
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")  # the worker count's documented override (app/server.py)
     result = invoke("serve", "--model-uri", "/srv/model")
     assert result.exit_code == 0, result.output
     (target, kwargs), = seen
     assert target == "app.service:create_app" and kwargs["factory"] is True
-    assert kwargs["host"] == "127.0.0.1" and kwargs["port"] == 8181 and kwargs["workers"] == 1
+    assert kwargs["host"] == "127.0.0.1" and kwargs["port"] == 8181 and kwargs["workers"] == 3
     assert os.environ["MODEL_URI"] == "/srv/model"  # set for the worker processes; monkeypatch restores it
+
+
+@pytest.mark.parametrize("name, value", [("PORT", "abc"), ("PORT", "70000"), ("WEB_CONCURRENCY", "many")])
+def test_serve_rejects_bad_environment_values_with_exit_3(monkeypatch, name, value):
+    # Issue 20: `PORT=abc mlinfra serve` gave a traceback; a bad value is a config error (exit 3).
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("must not start"))
+    monkeypatch.setenv(name, value)
+    result = invoke("serve")
+    assert result.exit_code == 3, result.output
+    assert f"{name}={value!r}" in result.output and "Traceback" not in result.output
