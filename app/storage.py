@@ -115,11 +115,19 @@ def _error_code(exc: Exception) -> str:
     return str(getattr(code, "value", code) or "")
 
 
+def _chain(exc: BaseException | None):
+    """The error and what it was raised from or during (boto3's upload wraps the ClientError)."""
+    seen = 0
+    while exc is not None and seen < 5:
+        yield exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+
+
 def _explain(exc: Exception) -> str:
     first_line = (str(exc).strip().splitlines() or [""])[0][:300]
-    code = _error_code(exc)
+    code = next((c for c in map(_error_code, _chain(exc)) if c), "")
     detail = f"{type(exc).__name__}{' ' + code if code and code not in first_line else ''}: {first_line}"
-    hint = _STATUS_HINTS.get(_status(exc))
+    hint = _STATUS_HINTS.get(next((s for s in map(_status, _chain(exc)) if s), None))
     return f"{hint} ({detail})" if hint else detail
 
 
