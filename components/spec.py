@@ -110,6 +110,9 @@ class ServingSpec(Spec):
     backend: Optional[str] = None
     # VM mode only: a cloud machine type overriding the one derived from cpu / memory_gib.
     machine_type: Optional[str] = None
+    # VM mode only: the machine image instances boot (AWS: an AMI id or exact AMI name). Pinned per
+    # environment so an unrelated deploy never swaps it; changing it is a reviewed, previewable edit.
+    machine_image: Optional[str] = None
 
     @field_validator("health_path", "liveness_path")
     @classmethod

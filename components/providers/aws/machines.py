@@ -9,21 +9,20 @@ import pulumi_aws as aws
 
 from components.providers.base import BuildContext
 
+from . import images
 
-def ami(parent: pulumi.Resource, name_pattern: str) -> pulumi.Output:
-    """The newest Amazon-owned x86_64 image matching `name_pattern` (resolved at every run, so a
-    new image rolls out through the launch template's new version). `.id`, `.root_device_name`."""
+
+def ami(parent: pulumi.Resource, pin: str) -> pulumi.Output:
+    """The one image a pin names (`.id`, `.root_device_name`); see images.py. An id is looked up as
+    given; a name must match exactly one Amazon-owned image, or the lookup fails instead of choosing."""
+    if images.is_id(pin):
+        return aws.ec2.get_ami_output(filters=[{"name": "image-id", "values": [pin]}],
+                                      opts=pulumi.InvokeOutputOptions(parent=parent))
     return aws.ec2.get_ami_output(
-        owners=["amazon"], most_recent=True,
-        filters=[{"name": "name", "values": [name_pattern]}, {"name": "architecture", "values": ["x86_64"]},
+        owners=["amazon"], most_recent=False,
+        filters=[{"name": "name", "values": [pin]}, {"name": "architecture", "values": ["x86_64"]},
                  {"name": "state", "values": ["available"]}],
         opts=pulumi.InvokeOutputOptions(parent=parent))
-
-
-def ami_by_id(parent: pulumi.Resource, image_id: str) -> pulumi.Output:
-    """A given image, looked up for its root device name (Ubuntu: /dev/sda1, Amazon Linux: /dev/xvda)."""
-    return aws.ec2.get_ami_output(filters=[{"name": "image-id", "values": [image_id]}],
-                                  opts=pulumi.InvokeOutputOptions(parent=parent))
 
 
 def launch_template(ctx: BuildContext, parent: pulumi.Resource, role: str, *, image_id: pulumi.Input[str],

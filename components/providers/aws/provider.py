@@ -19,7 +19,6 @@ REGIONS = frozenset({
 
 
 ACM_ARN = r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+"
-AMI_ID = r"ami-[0-9a-f]{8}([0-9a-f]{9})?"
 
 
 class AwsProvider(BaseProvider):
@@ -59,7 +58,7 @@ class AwsProvider(BaseProvider):
 
     def check_cloud_specific(self, spec) -> None:
         """Everything AWS would refuse at deploy time, refused at plan time instead."""
-        from . import sizes
+        from . import images, sizes
 
         svc = spec.service
         st = svc.storage
@@ -77,6 +76,7 @@ class AwsProvider(BaseProvider):
             sizes.fargate_size(sv.cpu, sv.memory_gib)
         else:
             sizes.vm_instance_type(sv.cpu, sv.memory_gib, sv.machine_type)
+            images.checked(sv.machine_image, images.AL2023, "serving.machine_image")
         if sv.domain and not sv.certificate:
             raise ConfigError(f"mlinfra:service.serving.certificate: AWS serves {sv.domain} over HTTPS with an ACM "
                               f"certificate; give the ARN of a certificate for it in {spec.region}")
@@ -92,8 +92,7 @@ class AwsProvider(BaseProvider):
             from components import catalog
 
             catalog.lookup(self.name, tr.accelerator, tr.gpus_per_machine, spec.region)
-            if tr.image and not re.fullmatch(AMI_ID, tr.image):
-                raise ConfigError(f"mlinfra:service.training.image: {tr.image!r} is not an AMI id (ami-0123456789abcdef0)")
+            images.checked(tr.image, images.DLAMI, "training.image")
             if svc.alerts.enabled:
                 sizes.training_alarm_window(svc.alerts.training_max_hours)
         self._check_budget(spec)
@@ -104,9 +103,11 @@ class AwsProvider(BaseProvider):
         bud = spec.service.budget
         if bud.monthly_usd is None:
             return
-        if len(bud.alert_thresholds_percent) > MAX_NOTIFICATIONS:
+        # One notification per threshold plus the forecast one (budget.py) must fit the budget's limit.
+        if len(bud.alert_thresholds_percent) + 1 > MAX_NOTIFICATIONS:
             raise ConfigError(f"mlinfra:service.budget.alert_thresholds_percent: AWS Budgets allows at most "
-                              f"{MAX_NOTIFICATIONS} thresholds per budget, got {len(bud.alert_thresholds_percent)}")
+                              f"{MAX_NOTIFICATIONS} notifications per budget, one of them the forecast alert: at most "
+                              f"{MAX_NOTIFICATIONS - 1} thresholds, got {len(bud.alert_thresholds_percent)}")
         emails = spec.service.alerts.emails
         if not spec.service.alerts.enabled and len(emails) > MAX_EMAILS:
             raise ConfigError(f"mlinfra:service.alerts.emails: AWS Budgets mails at most {MAX_EMAILS} addresses "

@@ -1,4 +1,21 @@
-"""S3 storage tiers: private, KMS-encrypted, versioned, TLS-only, data prefixes aging to archive."""
+"""S3 storage tiers: private, KMS-encrypted, versioned, TLS-only, data prefixes aging by how they are read.
+
+Tiers follow how each prefix is read ("Understanding and managing Amazon S3 storage classes",
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-class-intro.html):
+- STANDARD_IA and GLACIER_IR serve GetObject in milliseconds, so any prefix can age into them.
+- DEEP_ARCHIVE objects cannot be read until restored ("Restoring an archived object",
+  https://docs.aws.amazon.com/AmazonS3/latest/userguide/restoring-objects.html). Only prefixes
+  read back on purpose go there: `runs/` (finished runs' outputs and checkpoints). Data that
+  training jobs read directly (`data/` and any other tiered prefix) stops at GLACIER_IR, so an
+  old dataset never fails a job with InvalidObjectState.
+
+Restore path for an archived run (the training role holds s3:RestoreObject on `runs/`):
+  aws s3api restore-object --bucket <bucket> --key runs/<run>/<file> \
+      --restore-request '{"Days": 7, "GlacierJobParameters": {"Tier": "Bulk"}}'
+then wait until `aws s3api head-object` shows `Restore: ongoing-request="false"` (Bulk: within
+48 hours, Standard: within 12 hours for DEEP_ARCHIVE, per the restore page above) and read it
+as usual for `Days` days.
+"""
 from __future__ import annotations
 
 import json
@@ -10,21 +27,28 @@ from components.providers.base import BuildContext, StorageOutputs
 
 # Tier -> S3 storage class. Glacier Instant Retrieval keeps cold data readable in milliseconds.
 WARM, COLD, ARCHIVE = "STANDARD_IA", "GLACIER_IR", "DEEP_ARCHIVE"
+# Tiered prefixes whose old objects are only read back after an explicit restore.
+RESTORE_BEFORE_READ = ("runs/",)
+
+
+def archived_prefixes(ctx: BuildContext) -> list[str]:
+    return [p for p in ctx.spec.service.storage.tiered_prefixes if p in RESTORE_BEFORE_READ]
 
 
 def lifecycle_rules(ctx: BuildContext) -> list[dict]:
     st = ctx.spec.service.storage
     rules: list[dict] = []
+    archived = archived_prefixes(ctx)
     for prefix in st.tiered_prefixes:
+        transitions = [{"days": st.warm_after_days, "storage_class": WARM},
+                       {"days": st.cold_after_days, "storage_class": COLD}]
+        if prefix in archived:
+            transitions.append({"days": st.archive_after_days, "storage_class": ARCHIVE})
         rules.append({
             "id": f"tier-{prefix.rstrip('/')}",
             "status": "Enabled",
             "filter": {"prefix": prefix},
-            "transitions": [
-                {"days": st.warm_after_days, "storage_class": WARM},
-                {"days": st.cold_after_days, "storage_class": COLD},
-                {"days": st.archive_after_days, "storage_class": ARCHIVE},
-            ],
+            "transitions": transitions,
         })
     rules.append({
         "id": "expire-old-versions",

@@ -9,13 +9,22 @@ import pulumi_aws as aws
 from components import catalog
 from components.providers.base import BuildContext, TrainingOutputs
 
-from . import identity
-from .machines import GROUP_METRICS, ami, ami_by_id, asg_tags, launch_template
-from .network import VPC_CIDR, Network, https_out, network, security_group
+from . import identity, images
+from .machines import GROUP_METRICS, ami, asg_tags, launch_template
+from .network import ANYWHERE, HTTP, VPC_CIDR, Network, https_out, network, security_group
+from .storage import archived_prefixes
 
-# NVIDIA driver, CUDA, Docker and the NVIDIA container toolkit, maintained by AWS.
-DLAMI = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"
 NFS = 2049
+# What a training machine reaches, and why (no inbound at all; sessions go through SSM):
+# - 443: AWS APIs (S3, ECR, SSM, STS), image layers, pip / conda / NGC / Hugging Face.
+# - 80: Ubuntu's package mirrors. The DLAMI is Ubuntu, whose EC2 images point apt at
+#   http://<region>.ec2.archive.ubuntu.com (cloud-init's EC2 mirror), plain HTTP with signed
+#   indexes; without it unattended security upgrades and `apt-get install` in a job (or the
+#   NFS client below) hang. The GPU driver and CUDA are not downloaded: they are in the pinned
+#   DLAMI, so boot installs nothing else.
+# Can't be verified offline: which packages a given DLAMI release already has (doctor / a live run).
+APT = {"protocol": "tcp", "from_port": HTTP, "to_port": HTTP, "cidr_blocks": [ANYWHERE],
+       "description": "Ubuntu package mirrors (apt over HTTP, signed indexes)"}
 MOUNT = "/mnt/shared"
 # A spot request that AWS takes back is terminated, and the group launches a replacement.
 SPOT = {"market_type": "spot",
@@ -39,6 +48,8 @@ def user_data(ctx: BuildContext, bucket: str, registry: str, filesystem: str | N
     ]
     if filesystem:
         lines += [
+            # The NFS client, from the Ubuntu mirrors when the image lacks it.
+            "command -v mount.nfs4 >/dev/null || (apt-get update -q && apt-get install -y -q nfs-common)",
             f"mkdir -p {MOUNT}",
             f"echo '{filesystem}:/ {MOUNT} nfs4 nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,"
             "noresvport,_netdev 0 0' >> /etc/fstab",
@@ -53,18 +64,18 @@ def build_training(provider, parent: pulumi.Resource, ctx: BuildContext) -> Trai
     tr = ctx.spec.service.training
     machine = offer(ctx)
     net = network(ctx, parent)
-    egress = [https_out("AWS APIs, image pulls, package indexes")]
+    egress = [https_out("AWS APIs, image pulls, pip / NGC / model hubs"), APT]
     if tr.shared_filesystem:
         egress.append({"protocol": "tcp", "from_port": NFS, "to_port": NFS, "cidr_blocks": [VPC_CIDR],
                        "description": "NFS to the shared filesystem"})
     # No ingress at all: sessions go through SSM Session Manager.
-    sg = security_group(ctx, net, "training", f"{p} training machines: no inbound, HTTPS out", ingress=[],
+    sg = security_group(ctx, net, "training", f"{p} training machines: no inbound, HTTPS and apt out", ingress=[],
                         egress=egress)
-    role, profile = identity.training_role(ctx, parent)
+    ident = identity.training_role(ctx, parent, archived=archived_prefixes(ctx))
     filesystem = _shared_filesystem(ctx, parent, net, sg) if tr.shared_filesystem else None
-    image = ami_by_id(parent, tr.image) if tr.image else ami(parent, DLAMI)
+    image = ami(parent, images.checked(tr.image, images.DLAMI, "training.image"))
     template = launch_template(
-        ctx, parent, "training", image_id=image.id, instance_type=machine.machine_type, profile=profile,
+        ctx, parent, "training", image_id=image.id, instance_type=machine.machine_type, profile=ident.profile,
         security_group=sg, disk_gib=tr.boot_disk_gib, root_device=image.root_device_name,
         market=SPOT if tr.spot else None,
         user_data=pulumi.Output.all(ctx.storage.bucket, ctx.registry.url,
@@ -74,11 +85,17 @@ def build_training(provider, parent: pulumi.Resource, ctx: BuildContext) -> Trai
         f"{p}-training-asg", min_size=tr.machines, max_size=tr.machines, desired_capacity=tr.machines,
         vpc_zone_identifiers=net.private_ids,
         launch_template={"id": template.id, "version": template.latest_version.apply(str)},
-        health_check_type="EC2", capacity_rebalance=tr.spot,
+        # Capacity Rebalancing launches a replacement when a spot instance is only *at risk* and then
+        # terminates the old one ("Capacity Rebalancing in Auto Scaling",
+        # https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-capacity-rebalancing.html):
+        # that kills a running job early. Off: a job runs until AWS actually reclaims the machine
+        # (two-minute notice) and resumes from its last checkpoint under runs/ on the replacement.
+        health_check_type="EC2", capacity_rebalance=False,
         enabled_metrics=GROUP_METRICS, metrics_granularity="1Minute", tags=asg_tags(ctx),
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[filesystem] if filesystem else None))
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[*net.private_routes, *ident.ready,
+                                                               *([filesystem] if filesystem else [])]))
     ctx.shared["aws:training_group"] = group
-    return TrainingOutputs(template=template.id, machine_type=machine.machine_type, identity=role.arn)
+    return TrainingOutputs(template=template.id, machine_type=machine.machine_type, identity=ident.role.arn)
 
 
 def _shared_filesystem(ctx: BuildContext, parent: pulumi.Resource, net: Network,

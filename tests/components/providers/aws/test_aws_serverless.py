@@ -7,6 +7,8 @@ import pytest
 
 from tests.helpers import inputs, one
 
+from components.providers.aws.mocks import _hex
+
 from .util import by_sid, named, plan_aws, sg_id, statements
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-aaaa-bbbb-cccc-123456789012"
@@ -45,18 +47,25 @@ def test_vpc_spans_two_zones_with_public_and_private_subnets(plan):
     assert all(s["mapPublicIpOnLaunch"] is False for s in subnets.values())
 
 
-def test_private_subnets_leave_through_one_nat_and_reach_s3_through_the_gateway_endpoint(plan):
-    nat = inputs(plan, "aws:ec2/natGateway:NatGateway")
-    public_a = next(r for r in plan.resources if r.name == "digits-dev-public-a")
-    assert nat["subnetId"].startswith("subnet-") and nat["connectivityType"] == "public"
-    private_rt = named(plan, "digits-dev-private-rt").inputs
-    assert private_rt["routes"] == [{"cidrBlock": "0.0.0.0/0", "natGatewayId": private_rt["routes"][0]["natGatewayId"]}]
-    assert private_rt["routes"][0]["natGatewayId"].startswith("nat-")
+def test_a_zone_redundant_service_leaves_each_zone_through_its_own_nat(plan):
+    # min_instances 2 spans both zones: "create a NAT gateway in each Availability Zone" and route each
+    # zone's private subnet to it, so one zone's failure does not cut the other's egress
+    # (https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway.html).
+    nats = {r.name: r.inputs for r in plan.of_type("aws:ec2/natGateway:NatGateway")}
+    assert set(nats) == {"digits-dev-nat-a", "digits-dev-nat-b"}
+    subnet_ids = {r.name: f"subnet-{_hex(r.name)}" for r in plan.of_type("aws:ec2/subnet:Subnet")}
+    assert nats["digits-dev-nat-a"]["subnetId"] == subnet_ids["digits-dev-public-a"]
+    assert nats["digits-dev-nat-b"]["subnetId"] == subnet_ids["digits-dev-public-b"]
+    for zone in "ab":
+        rt = named(plan, f"digits-dev-private-rt-{zone}").inputs
+        assert rt["routes"] == [{"cidrBlock": "0.0.0.0/0", "natGatewayId": f"nat-{_hex(f'digits-dev-nat-{zone}')}"}]
+        assoc = named(plan, f"digits-dev-private-{zone}-rt").inputs
+        assert (assoc["subnetId"], assoc["routeTableId"]) == (
+            subnet_ids[f"digits-dev-private-{zone}"], f"rtb-{_hex(f'digits-dev-private-rt-{zone}')}")
     assert named(plan, "digits-dev-public-rt").inputs["routes"][0]["gatewayId"].startswith("igw-")
     endpoint = inputs(plan, "aws:ec2/vpcEndpoint:VpcEndpoint")
     assert endpoint["serviceName"] == "com.amazonaws.eu-west-1.s3" and endpoint["vpcEndpointType"] == "Gateway"
-    assert len(plan.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")) == 4
-    assert public_a.inputs["cidrBlock"] == "10.0.0.0/24"
+    assert len(endpoint["routeTableIds"]) == 3
     assert inputs(plan, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")["ingress"] == []
 
 
@@ -110,10 +119,14 @@ def test_internal_ingress_is_an_internal_alb_open_only_to_the_vpc(https_internal
         (80, ("10.0.0.0/16",)), (443, ("10.0.0.0/16",))]
 
 
-def test_cluster_has_container_insights(plan):
+def test_container_insights_only_where_the_service_is_zone_redundant(plan):
+    # Container Insights metrics are billed per task (https://aws.amazon.com/cloudwatch/pricing/):
+    # on for a service spread over zones, off for a single warm task.
     cluster = inputs(plan, "aws:ecs/cluster:Cluster")
     assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
     assert cluster["name"] == "digits-dev"
+    single = inputs(plan_aws({"serving": {"min_instances": 1}}), "aws:ecs/cluster:Cluster")
+    assert single["settings"] == [{"name": "containerInsights", "value": "disabled"}]
 
 
 def test_task_definition_is_a_fargate_task_of_the_spec_size_running_the_image(plan):
@@ -123,11 +136,20 @@ def test_task_definition_is_a_fargate_task_of_the_spec_size_running_the_image(pl
     [container] = json.loads(task["containerDefinitions"])
     assert container["image"] == plan.outputs["image"]
     assert container["portMappings"] == [{"containerPort": 9000, "hostPort": 9000, "protocol": "tcp"}]
-    assert container["environment"] == [{"name": "LOG_LEVEL", "value": "debug"}, {"name": "PORT", "value": "9000"}]
+    # components/release.py: every serving container gets serving.env, PORT and MODEL_URI.
+    bucket = plan.outputs["bucket"]
+    assert container["environment"] == [{"name": "LOG_LEVEL", "value": "debug"},
+                                        {"name": "MODEL_URI", "value": f"s3://{bucket}/models/digits/current/"},
+                                        {"name": "PORT", "value": "9000"}]
+    assert "secrets" not in container
     assert "http://127.0.0.1:%s/ready" in container["healthCheck"]["command"][-1]
     logs = container["logConfiguration"]
     assert logs["logDriver"] == "awslogs" and logs["options"]["awslogs-group"] == "/mlinfra/digits-dev/serving"
     assert logs["options"]["awslogs-region"] == "eu-west-1"
+    # Non-blocking delivery with a buffer: a CloudWatch Logs throttle must not stall the app's writes
+    # (awslogs options mode / max-buffer-size, https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using_awslogs.html;
+    # https://aws.amazon.com/blogs/containers/preventing-log-loss-with-non-blocking-mode-in-the-awslogs-container-log-driver/).
+    assert (logs["options"]["mode"], logs["options"]["max-buffer-size"]) == ("non-blocking", "25m")
     assert inputs(plan, "aws:cloudwatch/logGroup:LogGroup")["retentionInDays"] == 30
 
 

@@ -49,14 +49,20 @@ def test_bucket_policy_denies_plain_http(plan):
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_data_prefixes_age_through_the_tiers_and_models_stay_hot(plan):
+def test_prefixes_age_only_into_classes_their_readers_can_read(plan):
+    # STANDARD_IA and GLACIER_IR answer GetObject in milliseconds; DEEP_ARCHIVE objects must be
+    # restored first ("Restoring an archived object",
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/restoring-objects.html). Training reads
+    # data/ directly, so it stops at GLACIER_IR; runs/ is read back on purpose and may archive.
     rules = {r["id"]: r for r in inputs(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]}
     assert set(rules) == {"tier-data", "tier-runs", "expire-old-versions"}
     for prefix in ("data", "runs"):
         rule = rules[f"tier-{prefix}"]
         assert rule["status"] == "Enabled" and rule["filter"] == {"prefix": f"{prefix}/"}
-        assert [(t["days"], t["storageClass"]) for t in rule["transitions"]] == [
-            (30, "STANDARD_IA"), (90, "GLACIER_IR"), (365, "DEEP_ARCHIVE")]
+    assert [(t["days"], t["storageClass"]) for t in rules["tier-data"]["transitions"]] == [
+        (30, "STANDARD_IA"), (90, "GLACIER_IR")]
+    assert [(t["days"], t["storageClass"]) for t in rules["tier-runs"]["transitions"]] == [
+        (30, "STANDARD_IA"), (90, "GLACIER_IR"), (365, "DEEP_ARCHIVE")]
     old = rules["expire-old-versions"]
     assert old["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
     assert old["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
@@ -67,7 +73,7 @@ def test_tier_ages_come_from_the_spec():
     plan = plan_aws({**SERVERLESS, "storage": {"warm_after_days": 45, "cold_after_days": 120,
                                                "archive_after_days": 400, "force_destroy": True}})
     rule = next(r for r in inputs(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]
-                if r["id"] == "tier-data")
+                if r["id"] == "tier-runs")
     assert [t["days"] for t in rule["transitions"]] == [45, 120, 400]
     assert inputs(plan, "aws:s3/bucket:Bucket")["forceDestroy"] is True
     assert inputs(plan, "aws:ecr/repository:Repository")["forceDelete"] is True
@@ -145,5 +151,5 @@ def test_s3_lifecycle_exactly_30_days_apart_is_accepted():
     plan = plan_aws({**SERVERLESS, "storage": {"warm_after_days": 30, "cold_after_days": 60,
                                                "archive_after_days": 61}})
     rule = next(r for r in inputs(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]
-                if r["id"] == "tier-data")
+                if r["id"] == "tier-runs")
     assert [t["days"] for t in rule["transitions"]] == [30, 60, 61]

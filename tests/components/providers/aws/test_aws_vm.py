@@ -11,7 +11,7 @@ from tests.helpers import inputs
 from .util import by_sid, named, plan_aws, sg_id
 
 SERVICE = {"serving": {"mode": "vm", "min_instances": 3, "max_instances": 10, "cpu": 2, "memory_gib": 8,
-                       "port": 8080, "env": {"MODEL_URI": "s3://somewhere/models/digits/v1/"}}}
+                       "port": 8080, "env": {"LOG_LEVEL": "info"}}}
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,16 @@ def test_user_data_logs_in_to_ecr_and_runs_the_image_on_the_port(plan):
     assert f"docker pull {image}" in script
     run = next(line for line in script.splitlines() if line.startswith("docker run"))
     assert "-p 8080:8080" in run and run.endswith(image)
-    assert "-e PORT=8080" in run and "-e MODEL_URI=s3://somewhere/models/digits/v1/" in run
+    # components/release.py: serving.env, PORT and MODEL_URI (the environment's own bucket).
+    bucket = plan.outputs["bucket"]
+    assert "-e PORT=8080" in run and "-e LOG_LEVEL=info" in run
+    assert f"-e MODEL_URI=s3://{bucket}/models/digits/current/" in run
     assert "--log-opt awslogs-group=/mlinfra/digits-prod/serving" in run
+    # Non-blocking awslogs with a buffer (docker log delivery mode,
+    # https://docs.docker.com/engine/logging/configure/#configure-the-delivery-mode-of-log-messages-from-container-to-log-driver).
+    assert "--log-opt mode=non-blocking --log-opt max-buffer-size=25m" in run
+    # The image runs by digest: a new build is a new launch template version.
+    assert "@sha256:" in image
 
 
 def test_group_spans_the_private_subnets_with_min_max_and_elb_health(plan):
