@@ -115,6 +115,11 @@ def new_resource(typ: str, name: str, inputs: dict, region: str = "us-east-1") -
         return fs, out
     if typ == "aws:efs/mountTarget:MountTarget":
         return f"fsmt-{_hex(name)}", out
+    if typ == "aws:secretsmanager/secret:Secret":
+        # Secrets Manager appends six random characters to the name in the ARN.
+        secret = inputs.get("name") or name
+        out.update(arn=f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{secret}-{_hex(name, 6)}")
+        return out["arn"], out
     if typ == "aws:budgets/budget:Budget":
         budget = inputs.get("name") or f"{name}-{_hex(name, 7)}"
         out.update(name=budget, accountId=ACCOUNT, arn=f"arn:aws:budgets::{ACCOUNT}:budget/{budget}")

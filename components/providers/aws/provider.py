@@ -58,9 +58,10 @@ class AwsProvider(BaseProvider):
 
     def check_cloud_specific(self, spec) -> None:
         """Everything AWS would refuse at deploy time, refused at plan time instead."""
-        from . import images, sizes
+        from . import images, secrets, sizes
 
         svc = spec.service
+        secrets.check(spec)
         st = svc.storage
         # S3 refuses lifecycle transitions to STANDARD_IA before day 30, and the next transition
         # must come at least 30 days after it.

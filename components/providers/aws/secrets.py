@@ -8,12 +8,15 @@ set fails to fetch it: set values right after the first deploy.
 from __future__ import annotations
 
 import re
-
-import pulumi
-import pulumi_aws as aws
+from typing import TYPE_CHECKING
 
 from components.errors import ConfigError
-from components.providers.base import BuildContext
+
+if TYPE_CHECKING:  # the SDK is loaded only when resources are built, never by provider.check()
+    import pulumi
+    import pulumi_aws as aws
+
+    from components.providers.base import BuildContext
 
 # Secret names: letters, digits and /_+=.@- ("aws.secretsmanager.Secret", name,
 # https://www.pulumi.com/registry/packages/aws/api-docs/secretsmanager/secret/); 512 at most
@@ -38,8 +41,11 @@ def check(spec) -> None:
         secret_id(spec, name)
 
 
-def service_secrets(ctx: BuildContext, parent: pulumi.Resource) -> dict[str, aws.secretsmanager.Secret]:
+def service_secrets(ctx: "BuildContext", parent: "pulumi.Resource") -> "dict[str, aws.secretsmanager.Secret]":
     """Environment variable name -> its secret container."""
+    import pulumi
+    import pulumi_aws as aws
+
     sv = ctx.spec.service.serving
     window = 0 if ctx.spec.service.storage.force_destroy else RECOVERY_DAYS
     return {

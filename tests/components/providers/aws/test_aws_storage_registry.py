@@ -104,7 +104,8 @@ def test_the_image_is_pushed_to_the_repository_and_is_what_serving_runs(plan):
     image = one(plan, "docker-build:index:Image").inputs
     assert image["push"] is True
     assert image["tags"][0].startswith("123456789012.dkr.ecr.eu-west-1.amazonaws.com/digits-dev:")
-    assert plan.outputs["image"].startswith(image["tags"][0] + "@sha256:")
+    # Serving runs `repository-url/image@digest` (ECS ContainerDefinition `image`), the pushed digest.
+    assert plan.outputs["image"] == image["tags"][0].rpartition(":")[0] + "@" + plan.outputs["image_digest"]
 
 
 # S3 bucket names: 3-63 characters. `<service>-<env>-data-<8 hex>` is 15 + len(service) + len(env);
