@@ -19,6 +19,10 @@ PreviewOnlyOpt = Annotated[bool, typer.Option("--preview-only", help="Show what 
 SkipChecksOpt = Annotated[bool, typer.Option(
     "--skip-checks", envvar="MLINFRA_SKIP_CHECKS",
     help="Deploy without running `mlinfra doctor` first (APIs, providers, quotas, permissions, tools).")]
+AllowProtectedOpt = Annotated[bool, typer.Option(
+    "--allow-protected",
+    help="Act on a protected stack (prod, or mlinfra:protected: true) anyway. Its stateful resources "
+         "(buckets, registries, storage accounts) are still kept.")]
 PolicyPackOpt = Annotated[Optional[Path], typer.Option(
     "--policy-pack", help="CrossGuard policy pack folder run with every preview and update. Default: policy/.",
     file_okay=False)]
@@ -49,14 +53,21 @@ def single_cloud(cloud: Optional[str]) -> Optional[str]:
     return cloud
 
 
+def require_terminal_or_yes(yes: bool, command: str) -> None:
+    """Without a terminal (CI) a change needs --yes: said before any work is done (usage error, exit 2)."""
+    if yes or sys.stdin.isatty():
+        return
+    from cli.output import err_console
+
+    err_console.print(f"error: {command} asks for confirmation and there is no terminal to ask on; "
+                      "pass --yes to proceed (or --preview-only to only look)", soft_wrap=True)
+    raise typer.Exit(2)
+
+
 def confirm(question: str, yes: bool) -> None:
     if yes:
         return
-    if not sys.stdin.isatty():
-        from cli.output import err_console
-
-        err_console.print("error: no terminal to confirm on; pass --yes to proceed", markup=False)
-        raise typer.Exit(2)
+    require_terminal_or_yes(yes, "this command")
     if not typer.confirm(question, default=False):
         raise typer.Exit(1)
 
@@ -81,10 +92,14 @@ def deploy(
     preview_only: PreviewOnlyOpt = False,
     skip_checks: SkipChecksOpt = False,
     policy_pack: PolicyPackOpt = None,
+    allow_protected: AllowProtectedOpt = False,
     project_dir: ProjectDirOpt = None,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Deploy an environment with the Pulumi engine, policy pack included.
+
+    On a protected stack (prod, mlinfra:protected: true) the update is previewed first and refused
+    (exit 5) if it would delete or replace a bucket, registry or storage account, unless --allow-protected.
 
     State goes to $PULUMI_BACKEND_URL, else your `pulumi login`, else a local file backend in
     $XDG_STATE_HOME/mlinfra/pulumi (~/.local/state/mlinfra/pulumi) encrypted with $PULUMI_CONFIG_PASSPHRASE.
@@ -92,6 +107,8 @@ def deploy(
     from cli.output import console, emit_json
     from stacks import workspace
 
+    if not preview_only:
+        require_terminal_or_yes(yes, "deploy")
     target = workspace.target_for_env(project_of(project_dir), env, single_cloud(cloud))
     if not preview_only and not skip_checks:  # refuse (exit 1) on a missing prerequisite before creating anything
         from stacks.doctor import gate
@@ -102,9 +119,11 @@ def deploy(
         session = workspace.open_session(target.project_dir)
         workspace.deploy(target, preview_only=True, on_output=show, policy_pack=policy_pack, session=session)
         confirm(f"Deploy these changes to stack {target.stack} on {target.cloud}?", yes)
-        result = workspace.deploy(target, on_output=show, policy_pack=policy_pack, session=session)
+        result = workspace.deploy(target, on_output=show, policy_pack=policy_pack, session=session,
+                                  allow_protected=allow_protected)
     else:
-        result = workspace.deploy(target, preview_only=preview_only, on_output=show, policy_pack=policy_pack)
+        result = workspace.deploy(target, preview_only=preview_only, on_output=show, policy_pack=policy_pack,
+                                  allow_protected=allow_protected)
     if output == OutputFormat.json:
         emit_json(result.to_dict())
         return
@@ -118,16 +137,23 @@ def destroy(
     env: EnvOpt = "dev",
     cloud: CloudOpt = None,
     yes: YesOpt = False,
+    allow_protected: AllowProtectedOpt = False,
     project_dir: ProjectDirOpt = None,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Destroy every resource of an environment's stack (asks first unless --yes)."""
+    """Destroy every resource of an environment's stack (asks first unless --yes).
+
+    A protected stack (prod, mlinfra:protected: true) is refused with exit 5 unless --allow-protected;
+    even then its buckets, registries and storage accounts are kept (protected and retained)."""
     from cli.output import console, emit_json
     from stacks import workspace
+    from stacks.protection import refuse_unless_allowed
 
+    require_terminal_or_yes(yes, "destroy")
     target = workspace.target_for_env(project_of(project_dir), env, single_cloud(cloud))
+    refuse_unless_allowed(target.stack, target.protection(), "destroy it", allow_protected)
     confirm(f"Destroy every resource of stack {target.stack} on {target.cloud}?", yes)
-    changes = workspace.destroy(target, on_output=engine_printer(output))
+    changes = workspace.destroy(target, on_output=engine_printer(output), allow_protected=allow_protected)
     if output == OutputFormat.json:
         emit_json({"stack": target.stack, "env": target.env, "cloud": target.cloud, "changes": changes})
         return

@@ -249,6 +249,9 @@ class EnvironmentSpec(Spec):
     tags: dict[str, str] = Field(default_factory=dict)
     service: ServiceSpec = ServiceSpec()
     preview: Optional[PreviewSpec] = None
+    # prod, or `mlinfra:protected: true`: stateful resources get protect + retainOnDelete
+    # (components/ml_service.py), destroy is refused without --allow-protected (stacks/protection.py).
+    protected: bool = False
 
     @field_validator("tags")
     @classmethod

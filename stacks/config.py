@@ -9,6 +9,8 @@ The `mlinfra:` namespace of a stack's config holds:
     mlinfra:overrides  {cloud: partial ServiceSpec} merged over `service` on that cloud only
     mlinfra:env        the environment name when the stack is not named after it (dev-aws, pr-42)
     mlinfra:preview    set on preview stacks: {source, ttl_hours, expires_at}
+    mlinfra:protected  true: destroy and data-deleting deploys are refused without --allow-protected,
+                       stateful resources are protected and retained on delete (prod always is)
 
 Other namespaces (`aws:`, `gcp:`, `azure-native:`) belong to the cloud providers and pass through.
 Every error names the key path as `pulumi config` spells it (`mlinfra:service.storage.warm_after_days`).
@@ -31,7 +33,7 @@ from components.providers.base import cloud_names, get_provider
 from components.spec import EnvironmentSpec, PreviewSpec, ServiceSpec
 
 NAMESPACE = "mlinfra"
-KNOWN_KEYS = ("cloud", "env", "regions", "tags", "service", "overrides", "preview")
+KNOWN_KEYS = ("cloud", "env", "regions", "tags", "service", "overrides", "preview", "protected")
 
 
 @dataclass(frozen=True)
@@ -235,9 +237,12 @@ def environment_spec(
         except ValidationError as exc:
             raise _validation_error(exc, PreviewSpec, lambda loc: f"{NAMESPACE}:preview." + ".".join(map(str, loc))) from None
 
+    from stacks.protection import protection_reason
+
     top = {
         "env": env, "stack": stack, "project": project, "cloud": cloud, "region": region,
         "tags": _as_mapping(values.get("tags"), f"{NAMESPACE}:tags"),
+        "protected": protection_reason(env, stack, values, raw.source) is not None,
     }
     top_keys = {"env": "--env / mlinfra:env", "stack": "stack name", "tags": f"{NAMESPACE}:tags"}
 

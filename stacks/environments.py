@@ -11,6 +11,7 @@ built-in environment are protected whatever their config says.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import unicodedata
@@ -39,7 +40,10 @@ MAX_TTL_HOURS = 24 * 30  # PreviewSpec.ttl_hours allows at most 30 days
 PREVIEW_NAME_MAX = 18
 BRANCH_PREFIX = "br-"
 PR_PREFIX = "pr-"
-HASH_LEN = 4
+# 8 lowercase base32 characters of SHA-256: 40 bits, so 1,200 branches collide with a chance of about
+# 1e-6 (4 hex digits gave ~15 collisions in 1,200 realistic names). Base32 keeps the name in [a-z0-9-].
+HASH_LEN = 8
+_HASHED = re.compile(rf"(?:.*-)?[a-z2-7]{{{HASH_LEN}}}")
 
 # What a preview changes in dev's `mlinfra:service`: cheap, small, disposable. Merged over the
 # service before `overrides.<cloud>`, so a cloud that cannot scale to zero keeps dev's own
@@ -66,7 +70,8 @@ def stack_name(env: str, cloud: str, home_cloud: str) -> str:
 
 # -- preview names --------------------------------------------------------------------------------
 def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_LEN]
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+    return base64.b32encode(digest).decode("ascii").lower()[:HASH_LEN]
 
 
 def slug(text: str) -> str:
@@ -80,13 +85,16 @@ def branch_stack_name(branch: str) -> str:
 
     The hash is added when the slug is truncated *or* differs from the branch name at all, so
     `feature/x`, `feature_x` and `Feature-X` (distinct git branches) get distinct stacks, and
-    the same branch always gets the same one.
+    the same branch always gets the same one. A plain name is never shaped like a hashed one
+    (a branch ending in `-` and HASH_LEN base32 characters is hashed too), so a branch literally
+    named like another branch's stack cannot take that stack: distinct branches, distinct stacks,
+    up to a 40-bit hash collision.
     """
     if not branch or not branch.strip():
         raise ConfigError("--branch: a branch name is required, e.g. --branch feature/login")
     body = slug(branch)
     plain = f"{BRANCH_PREFIX}{body}"
-    if body and body == branch and len(plain) <= PREVIEW_NAME_MAX:
+    if body and body == branch and len(plain) <= PREVIEW_NAME_MAX and not _HASHED.fullmatch(body):
         return plain
     room = PREVIEW_NAME_MAX - len(BRANCH_PREFIX) - 1 - HASH_LEN
     body = body[:room].rstrip("-")

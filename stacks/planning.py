@@ -64,9 +64,10 @@ def targets(project_dir: Path, envs: Optional[list[str]] = None, cloud: Optional
 
 
 def _plan_group(project_dir: Path, group: list[Target]) -> list[Plan]:
-    from stacks.offline import plan_environment
+    from stacks.offline import no_gc, plan_environment
 
-    return [plan_environment(project_dir, t.env, t.cloud, raw=t.raw) for t in group]
+    with no_gc():  # most of a cold plan is importing the SDK: see no_gc
+        return [plan_environment(project_dir, t.env, t.cloud, raw=t.raw) for t in group]
 
 
 def default_jobs() -> int:

@@ -32,6 +32,8 @@ from components.spec import EnvironmentSpec
 from stacks.config import NAMESPACE, RawConfig, config_pairs, env_file, environment_spec, load_file
 from stacks.credentials import Backend, check_credentials, require_pulumi_cli, resolve_backend, state_dir
 from stacks.environments import stack_name
+from stacks.protection import (Step, check_file_env, preview_refusal, protection_reason,
+                               refuse_unless_allowed, step_of)
 
 OnOutput = Callable[[str], Any]
 POLICY_DIR = "policy"
@@ -53,6 +55,10 @@ class StackTarget:
     def spec(self) -> EnvironmentSpec:
         return environment_spec(self.raw, env=self.env, stack=self.stack, cloud=self.cloud)
 
+    def protection(self) -> Optional[str]:
+        """Why this stack is protected (by name, or by the config mlinfra was given), or None."""
+        return protection_reason(self.env, self.stack, self.raw.values, self.raw.source)
+
     def config(self) -> dict[str, str]:
         """What `set_all_config` writes: `namespace:key` -> string (structured values as JSON)."""
         return config_pairs(self.raw, env=self.env, cloud=self.cloud)
@@ -64,11 +70,13 @@ def target_for_env(project_dir: Path, env: str, cloud: Optional[str] = None) -> 
 
 
 def make_target(project_dir: Path, env: str, raw: RawConfig, cloud: Optional[str] = None) -> StackTarget:
-    env = str(raw.values.get("env") or env)
     cloud = cloud or raw.home_cloud
     if not cloud:
         raise ConfigError(f"{NAMESPACE}:cloud: required in {raw.source}")
     get_provider(cloud)  # an unknown --cloud is a ConfigError naming the allowed ones
+    # A file naming another environment (`mlinfra:env: prod` in Pulumi.dev.yaml) must not move the
+    # command to that environment's stack: refused (exit 5 when that stack is protected, else 3).
+    check_file_env(env, raw.values.get("env"), raw.source, lambda e: stack_name(e, cloud, raw.home_cloud))
     stack = stack_name(env, cloud, raw.home_cloud)
     # A settings file of the stack's own name in the project (Pulumi.dev.yaml) is its config.
     from_file = (Path(project_dir) / f"Pulumi.{stack}.yaml").is_file()
@@ -237,19 +245,32 @@ def write_config(stack, target: StackTarget) -> None:
 
 
 def deploy(target: StackTarget, *, preview_only: bool = False, on_output: Optional[OnOutput] = None,
-           policy_pack: Optional[Path] = None, session: Optional[Session] = None) -> DeployResult:
+           policy_pack: Optional[Path] = None, session: Optional[Session] = None,
+           allow_protected: bool = False) -> DeployResult:
+    """Preview or update the stack. On a protected stack the update is previewed first, and refused
+    (exit 5) when that preview deletes or replaces a stateful resource, unless `allow_protected`."""
     validate(target)
     session = session or open_session(target.project_dir)
     check_credentials(target.cloud, config={k: str(v) for k, v in target.raw.passthrough.items()})
     packs = policy_packs(target.project_dir, policy_pack)
     action = "preview" if preview_only else "update"
+    reason = target.protection()
     with parked_settings(target), engine_errors(target.stack, action):
         stack = session.stack(target.stack, create=True)
         write_config(stack, target)
-        if preview_only:
-            result = stack.preview(on_output=on_output, policy_packs=packs, color="never")
+        if preview_only or reason is not None:
+            steps: list[Step] = []
+
+            def collect(event) -> None:
+                step = step_of(event)
+                if step is not None:
+                    steps.append(step)
+
+            result = stack.preview(on_output=on_output, policy_packs=packs, color="never", on_event=collect)
             changes, outputs = dict(result.change_summary or {}), {}
-        else:
+            preview_refusal(target.stack, reason, steps, get_provider(target.cloud).STATEFUL_TYPES,
+                            allow_protected)
+        if not preview_only:
             result = stack.up(on_output=on_output, policy_packs=packs, color="never")
             changes = dict(result.summary.resource_changes or {})
             outputs = plain_outputs(result.outputs)
@@ -257,16 +278,37 @@ def deploy(target: StackTarget, *, preview_only: bool = False, on_output: Option
                         changes=changes, outputs=outputs)
 
 
+def recorded_protection(target: StackTarget, stack) -> Optional[str]:
+    """Protection read from the stack itself: its settings, and the config its last update ran with
+    (a stack marked protected elsewhere stays protected here, whatever the local file says)."""
+    from stacks.config import decode
+
+    summary = stack.info(show_secrets=False)
+    for where, config in ((f"stack {target.stack} settings", stack.get_all_config()),
+                          (f"stack {target.stack} in the backend", summary.config if summary is not None else {})):
+        values = {k.split(":", 1)[1]: decode(v.value) for k, v in (config or {}).items()
+                  if k.startswith(f"{NAMESPACE}:")}
+        reason = protection_reason(target.env, target.stack, values, where)
+        if reason:
+            return reason
+    return None
+
+
 def destroy(target: StackTarget, *, on_output: Optional[OnOutput] = None, remove: bool = False,
             guard: Optional[Callable[[Any], None]] = None, missing_ok: bool = False,
-            session: Optional[Session] = None) -> Optional[dict[str, int]]:
+            session: Optional[Session] = None, allow_protected: bool = False) -> Optional[dict[str, int]]:
     """Destroy every resource of the stack; `remove` also deletes the stack and its settings.
 
-    `guard(stack)` runs once the stack is selected and before anything is destroyed (protection
-    rules raise there). With `missing_ok`, a stack that does not exist is None, not an error.
+    Protection (stacks/protection.py) is checked here, for every caller: from the target's name and
+    config before the backend is asked, then from the config the stack itself recorded. A protected
+    stack is refused (exit 5) unless `allow_protected`; even then the destroy excludes protected
+    resources, so the stateful ones stay, and the stack is not removed.
+    `guard(stack)` runs once the stack is selected and before anything is destroyed (further rules,
+    e.g. previews only). With `missing_ok`, a stack that does not exist is None, not an error.
     """
     from pulumi.automation import errors as auto_errors
 
+    refuse_unless_allowed(target.stack, target.protection(), "destroy it", allow_protected)
     session = session or open_session(target.project_dir)
     with parked_settings(target), engine_errors(target.stack, "destroy"):
         try:
@@ -275,13 +317,16 @@ def destroy(target: StackTarget, *, on_output: Optional[OnOutput] = None, remove
             if missing_ok:
                 return None
             raise
+        reason = target.protection() or recorded_protection(target, stack)
+        refuse_unless_allowed(target.stack, reason, "destroy it", allow_protected)
         if guard is not None:
             guard(stack)
         check_credentials(target.cloud, config={k: str(v) for k, v in target.raw.passthrough.items()})
-        result = stack.destroy(on_output=on_output, color="never")
-        if remove:
+        # Protected resources (the stateful ones of a protected environment) survive any destroy.
+        result = stack.destroy(on_output=on_output, color="never", exclude_protected=reason is not None or None)
+        if remove and reason is None:
             stack.workspace.remove_stack(target.stack)
-    if remove:
+    if remove and reason is None:
         forget_settings(target)
     return dict(result.summary.resource_changes or {})
 

@@ -49,11 +49,13 @@ def test_deploy_preview_only_changes_nothing(fake):
     assert not any(c[1:2] == ["up"] for c in fake.calls())
 
 
-def test_deploy_without_yes_and_without_a_terminal_previews_then_stops(fake):
-    result = invoke(fake, "deploy", "--env", "dev")
+@pytest.mark.parametrize("command", ["deploy", "destroy"])
+def test_without_yes_and_without_a_terminal_it_stops_before_doing_any_work(fake, command):
+    # Issue 20: in CI (no TTY) a change must take --yes or say so *before* doing work.
+    result = invoke(fake, command, "--env", "dev")
     assert result.exit_code == 2
-    assert "pass --yes" in result.stderr
-    assert any(c[1:2] == ["preview"] for c in fake.calls()) and not any(c[1:2] == ["up"] for c in fake.calls())
+    assert "pass --yes" in " ".join(result.stderr.split())
+    assert fake.calls() == []  # not even `pulumi version`
 
 
 def test_policy_pack_option(fake, tmp_path):

@@ -33,7 +33,7 @@ def test_env_up_json_gives_stack_url_and_expiry(fake):
 def test_env_up_text_names_the_url(fake):
     result = invoke(fake, "up", "--branch", "feature/Login", "--cloud", "aws")
     assert result.exit_code == 0, result.output
-    assert "deployed preview br-feature-lo-" in result.stdout and "url: https://digits-br-feature-lo-" in result.stdout
+    assert "deployed preview br-featur-" in result.stdout and "url: https://digits-br-featur-" in result.stdout
 
 
 @pytest.mark.parametrize("args, needle", [

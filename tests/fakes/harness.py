@@ -36,7 +36,8 @@ SCRUB = ("PULUMI_BACKEND_URL", "PULUMI_HOME", "PULUMI_ACCESS_TOKEN", "PULUMI_CON
          "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "CLOUDSDK_CONFIG",
          "GOOGLE_OAUTH_ACCESS_TOKEN", "CLOUDSDK_AUTH_ACCESS_TOKEN", "ARM_CLIENT_ID", "ARM_TENANT_ID",
          "ARM_CLIENT_SECRET", "ARM_USE_OIDC", "ARM_USE_MSI", "ARM_CLIENT_CERTIFICATE_PATH", "AZURE_CONFIG_DIR",
-         "FAKE_PULUMI_LOCKED", "FAKE_PULUMI_FAIL", "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK")
+         "FAKE_PULUMI_LOCKED", "FAKE_PULUMI_FAIL", "FAKE_PULUMI_STEPS",
+         "FAKE_PULUMI_PROTECTED", "FAKE_PULUMI_HANG", "FAKE_PULUMI_GARBAGE", "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK")
 
 
 @dataclass
@@ -61,12 +62,14 @@ class Fake:
     def stacks(self) -> dict:
         return json.loads(self.state.read_text())["stacks"] if self.state.exists() else {}
 
-    def seed_stack(self, name: str, *, config: dict, resources: int = 3, outputs: dict | None = None) -> None:
+    def seed_stack(self, name: str, *, config: dict, resources: int = 3, outputs: dict | None = None,
+                   protected: int = 0) -> None:
         """A stack made elsewhere (another machine, by hand): no settings file here, config in its history."""
         state = json.loads(self.state.read_text()) if self.state.exists() else {"stacks": {}, "current": None}
         cfg = {k: {"value": v if isinstance(v, str) else json.dumps(v), "secret": False} for k, v in config.items()}
         state["stacks"][name] = {
-            "resources": resources, "outputs": outputs or {}, "lastUpdate": "2026-01-01T00:00:00.000000Z",
+            "resources": resources, "protected": protected, "outputs": outputs or {},
+            "lastUpdate": "2026-01-01T00:00:00.000000Z",
             "history": [{"kind": "update", "startTime": "2026-01-01T00:00:00.000000Z",
                          "endTime": "2026-01-01T00:00:00.000000Z", "message": "", "environment": {},
                          "config": cfg, "result": "succeeded", "version": 1, "resourceChanges": {"create": resources}}],
