@@ -1,32 +1,61 @@
 """The serving image: built from the app's Dockerfile and pushed to the environment's registry.
 
-The tag is a hash of the build context, so an unchanged app keeps its tag (immutable-tag
-registries accept it) and a changed one gets a new tag; serving runs the pushed `ref`
-(`repo:tag@sha256:digest`), so a new image rolls out a new revision.
+Tags. Registries with immutable tags (ECR IMMUTABLE, Artifact Registry immutable_tags) refuse a
+second push of a tag with other content, so the tag is a hash of everything that defines the
+build: every file of the context (the Dockerfile and .dockerignore included, with their
+executable bits), the build arguments and the target platform. Same inputs -> same tag (and the
+resource has nothing to update); any change -> a new tag, never a refused push.
+
+Digests. Serving runs `repository@sha256:<digest>`, not a tag: a new build always changes what
+every cloud compares (task definition, revision template, instance template) and so rolls out,
+and an unchanged one never does. ECS: "repository-url/image@digest"
+(https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html, `image`);
+Cloud Run and Container Apps take the same OCI reference form.
 """
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 
 from components.providers.base import BuildContext
 
-# Not part of the image: keeps the hash stable across local caches and editor files.
-_IGNORED = {"__pycache__", ".pytest_cache", ".venv", ".git", ".mypy_cache"}
+# Never part of the image (app/.dockerignore excludes them too): the tag must not follow
+# a local bytecode cache or an editor's scratch files.
+_IGNORED = {"__pycache__", ".pytest_cache", ".hypothesis", ".venv", ".git", ".mypy_cache"}
+PLATFORM = "linux/amd64"  # what every cloud's serverless runtime and the default VM images run
+TAG_LENGTH = 16  # hex digits: 64 bits, no collision in any registry's lifetime
 
 
-def context_hash(context: Path) -> str:
-    digest = hashlib.sha256()
+def build_args(ctx: BuildContext) -> dict[str, str]:
+    """Build arguments of the serving image. CLOUD picks the storage client the app needs to read
+    MODEL_URI (app/requirements-<cloud>.txt), so each cloud's image carries only its own SDK."""
+    return {"CLOUD": ctx.spec.cloud}
+
+
+def _context_files(context: Path):
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        relative = path.relative_to(context)
+        if _IGNORED.intersection(relative.parts) or path.suffix == ".pyc":
+            continue
+        yield relative, path
+
+
+def build_tag(context: Path, args: Mapping[str, str], platform: str = PLATFORM) -> str:
+    """The image tag: a hash of the context's files (names, executable bit, bytes), the build
+    arguments and the platform. Machine-independent: relative paths, sorted, no timestamps."""
+    digest = hashlib.sha256(b"mlinfra-image-v2\0")
+    digest.update(json.dumps({"args": dict(sorted(args.items())), "platform": platform}, sort_keys=True).encode())
     if context.is_dir():
-        for path in sorted(p for p in context.rglob("*") if p.is_file()):
-            if _IGNORED.intersection(path.relative_to(context).parts) or path.suffix == ".pyc":
-                continue
-            digest.update(str(path.relative_to(context)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+        for relative, path in _context_files(context):
+            executable = os.access(path, os.X_OK)
+            digest.update(f"\0{relative.as_posix()}\0{int(executable)}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:TAG_LENGTH]
 
 
 class ContainerImage(pulumi.ComponentResource):
@@ -39,7 +68,8 @@ class ContainerImage(pulumi.ComponentResource):
 
         serving = ctx.spec.service.serving
         context = project_dir / serving.build_context
-        tag = context_hash(context)
+        args = build_args(ctx)
+        tag = build_tag(context, args, PLATFORM)
         registry = ctx.registry
         assert registry is not None, "the registry is built before the image"
         auth = []
@@ -51,12 +81,16 @@ class ContainerImage(pulumi.ComponentResource):
             # Relative to the project: Pulumi runs the program there, and plans stay machine-independent.
             context=docker_build.BuildContextArgs(location=serving.build_context),
             dockerfile=docker_build.DockerfileArgs(location=f"{serving.build_context}/Dockerfile"),
-            platforms=[docker_build.Platform.LINUX_AMD64],
+            build_args=args,
+            platforms=[docker_build.Platform(PLATFORM)],
             push=True,
             tags=[pulumi.Output.concat(registry.url, ":", tag)],
             registries=auth,
             labels={"org.opencontainers.image.source": "mlinfra", "mlinfra.service": ctx.spec.service.name},
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.ref: pulumi.Output[str] = image.ref
-        self.register_outputs({"ref": self.ref})
+        self.tag = tag
+        self.digest: pulumi.Output[str] = image.digest
+        # What serving runs: the repository pinned by digest (no tag: the digest alone names the image).
+        self.ref: pulumi.Output[str] = pulumi.Output.concat(registry.url, "@", image.digest)
+        self.register_outputs({"ref": self.ref, "digest": self.digest, "tag": tag})

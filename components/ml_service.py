@@ -13,23 +13,6 @@ from components.spec import EnvironmentSpec
 from components.tags import base_tags
 
 
-def protect_stateful(stateful_types) -> "pulumi.ResourceTransformation":
-    """In a protected environment (prod, `mlinfra:protected: true`) the resources that hold data are
-    `protect`ed (the engine refuses to delete or replace them) and `retain_on_delete` (a delete only
-    drops them from the stack). Only those types: `protect` is inherited by children, so it is never
-    set on a component. https://www.pulumi.com/docs/iac/concepts/options/protect/ and .../retainondelete/"""
-    types = frozenset(stateful_types)
-
-    def transform(args: pulumi.ResourceTransformationArgs):
-        if args.type_ not in types:
-            return None
-        return pulumi.ResourceTransformationResult(
-            args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(protect=True,
-                                                                                     retain_on_delete=True)))
-
-    return transform
-
-
 class MLService(pulumi.ComponentResource):
     TYPE = "mlinfra:service:MLService"
 
@@ -42,10 +25,8 @@ class MLService(pulumi.ComponentResource):
         # The description travels with the plan as the component's inputs: policy and cost read it there.
         props = {"env": spec.env, "stack": spec.stack, "cloud": spec.cloud, "region": spec.region,
                  "preview": spec.preview is not None, "service": spec.service.model_dump(mode="json")}
-        own = pulumi.ResourceOptions(providers=[sdk])
-        if spec.protected:
-            own.transformations = [protect_stateful(provider.STATEFUL_TYPES)]
-        super().__init__(self.TYPE, name, props, pulumi.ResourceOptions.merge(opts, own))
+        super().__init__(self.TYPE, name, props,
+                         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[sdk])))
         self.ctx = ctx = BuildContext(spec=spec, provider=provider, tags=provider.tags(base_tags(spec)))
         svc = spec.service
 
@@ -54,9 +35,12 @@ class MLService(pulumi.ComponentResource):
         ctx.registry = self._part(ContainerRegistry, f"{name}-registry")
         if svc.serving.image:
             ctx.image = svc.serving.image
+            # A given image is run as given; its digest is known only when it is pinned by one.
+            self.image_digest = svc.serving.image.partition("@")[2] or None
         else:
             self.image = ContainerImage(f"{name}-image", ctx, project_dir, pulumi.ResourceOptions(parent=self))
-            ctx.image = self.image.ref
+            ctx.image = self.image.ref  # repository@sha256:digest
+            self.image_digest = self.image.digest
         ctx.serving = self._part(Serving, f"{name}-serving")
         if svc.training.enabled:
             ctx.training = self._part(TrainingMachines, f"{name}-training")
@@ -80,6 +64,7 @@ class MLService(pulumi.ComponentResource):
             "bucket_url": ctx.storage.url,
             "registry": ctx.registry.url,
             "image": ctx.image,
+            "image_digest": self.image_digest,
             "endpoint": ctx.serving.url,
             "serving_identity": ctx.serving.identity,
         }

@@ -81,11 +81,14 @@ def test_custom_tier_ages_reach_the_policy(misc_plan):
         "daysAfterCreationGreaterThan": 14}
 
 
-def test_registry_has_no_admin_user_nor_anonymous_pull(dev_plan):
+def test_registry_has_no_admin_user_nor_anonymous_pull(dev_plan, prod_plan):
     reg = inputs(dev_plan, "azure-native:containerregistry:Registry")
     name = reg["registryName"]
+    # Dev: Basic, the cheapest tier ("Azure Container Registry service tiers": Basic, Standard, Premium);
+    # prod keeps Standard's larger included storage and throughput.
     expected = {"registryName": name, "resourceGroupName": "digits-dev-rg", "location": REGION,
-                "sku": {"name": "Standard"}, "adminUserEnabled": False, "anonymousPullEnabled": False, "tags": TAGS}
+                "sku": {"name": "Basic"}, "adminUserEnabled": False, "anonymousPullEnabled": False, "tags": TAGS}
+    assert inputs(prod_plan, "azure-native:containerregistry:Registry")["sku"] == {"name": "Standard"}
     assert {k: reg.get(k) for k in expected} == expected
     assert dev_plan.outputs["registry"] == f"{name}.azurecr.io/digits"
 
@@ -104,15 +107,26 @@ def test_image_is_built_from_app_and_pushed_to_the_registry(dev_plan):
     image = inputs(dev_plan, "docker-build:index:Image")
     server = f"{inputs(dev_plan, 'azure-native:containerregistry:Registry')['registryName']}.azurecr.io"
     assert image["push"] is True and image["tags"][0].startswith(f"{server}/digits:")
-    # The admin user is off: no registry credentials in the build, the ambient `az acr login` pushes.
-    assert not image.get("registries")
-    assert dev_plan.outputs["image"].startswith(f"{server}/digits:") and "@sha256:" in dev_plan.outputs["image"]
+    # The admin user is off; the build pushes with the program's own repository-scoped ACR token, whose
+    # password is a secret in the plan ("Create a token with repository-scoped permissions").
+    assert image["registries"] == "[secret]"
+    scope = inputs(dev_plan, "azure-native:containerregistry:ScopeMap")
+    assert scope["actions"] == ["repositories/digits/content/read", "repositories/digits/content/write"]
+    token = inputs(dev_plan, "azure-native:containerregistry:Token")
+    assert token["scopeMapId"].endswith("/registries/" + server.split(".")[0] + "/scopeMaps/digits-push")
+    assert token["status"] == "enabled" and token["credentials"] == {"passwords": [{"name": "password1"}]}
+    assert "additionalSecretOutputs" not in token
+    assert dev_plan.outputs["image"] == f"{server}/digits@{dev_plan.outputs['image_digest']}"
 
 
 def test_every_taggable_resource_is_tagged(prod_plan):
     untaggable = {"azure-native:storage:BlobServiceProperties", "azure-native:storage:BlobContainer",
                   "azure-native:storage:ManagementPolicy", "azure-native:authorization:RoleAssignment",
-                  "azure-native:network:Subnet", "azure-native:consumption:Budget", "azure-native:storage:FileShare"}
+                  "azure-native:network:Subnet", "azure-native:consumption:Budget", "azure-native:storage:FileShare",
+                  "azure-native:containerregistry:ScopeMap", "azure-native:containerregistry:Token",
+                  "azure-native:dns:RecordSet", "azure-native:monitor:DiagnosticSetting",
+                  "azure-native:cdn:AFDOriginGroup", "azure-native:cdn:AFDOrigin", "azure-native:cdn:AFDCustomDomain",
+                  "azure-native:cdn:Route", "azure-native:cdn:SecurityPolicy"}
     for r in prod_plan.custom():
         if r.type.startswith("azure-native:") and r.type not in untaggable:
             assert r.inputs.get("tags", {}).get("managed-by") == "mlinfra", r.name

@@ -93,5 +93,6 @@ def test_image_build_pushes_to_the_repository_with_a_token():
     assert build["registries"] == "[secret]"  # the access token never shows in a plan
     run = inputs(plan, "gcp:cloudrunv2/service:Service")
     assert run["template"]["containers"][0]["image"] == plan.outputs["image"]
-    assert re.fullmatch(rf"{REGION}-docker\.pkg\.dev/mlinfra-mock-project/digits-dev/digits:\w+@sha256:[0-9a-f]{{64}}",
+    # Serving runs the image by digest, IMAGE@sha256:DIGEST (same page, "digest" form).
+    assert re.fullmatch(rf"{REGION}-docker\.pkg\.dev/mlinfra-mock-project/digits-dev/digits@sha256:[0-9a-f]{{64}}",
                         plan.outputs["image"])
