@@ -13,6 +13,23 @@ from components.spec import EnvironmentSpec
 from components.tags import base_tags
 
 
+def protect_stateful(stateful_types) -> "pulumi.ResourceTransformation":
+    """In a protected environment (prod, `mlinfra:protected: true`) the resources that hold data are
+    `protect`ed (the engine refuses to delete or replace them) and `retain_on_delete` (a delete only
+    drops them from the stack). Only those types: `protect` is inherited by children, so it is never
+    set on a component. https://www.pulumi.com/docs/iac/concepts/options/protect/ and .../retainondelete/"""
+    types = frozenset(stateful_types)
+
+    def transform(args: pulumi.ResourceTransformationArgs):
+        if args.type_ not in types:
+            return None
+        return pulumi.ResourceTransformationResult(
+            args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(protect=True,
+                                                                                     retain_on_delete=True)))
+
+    return transform
+
+
 class MLService(pulumi.ComponentResource):
     TYPE = "mlinfra:service:MLService"
 
@@ -25,8 +42,10 @@ class MLService(pulumi.ComponentResource):
         # The description travels with the plan as the component's inputs: policy and cost read it there.
         props = {"env": spec.env, "stack": spec.stack, "cloud": spec.cloud, "region": spec.region,
                  "preview": spec.preview is not None, "service": spec.service.model_dump(mode="json")}
-        super().__init__(self.TYPE, name, props,
-                         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[sdk])))
+        own = pulumi.ResourceOptions(providers=[sdk])
+        if spec.protected:
+            own.transformations = [protect_stateful(provider.STATEFUL_TYPES)]
+        super().__init__(self.TYPE, name, props, pulumi.ResourceOptions.merge(opts, own))
         self.ctx = ctx = BuildContext(spec=spec, provider=provider, tags=provider.tags(base_tags(spec)))
         svc = spec.service
 
