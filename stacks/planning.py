@@ -184,4 +184,5 @@ def load_plans(project_dir: Optional[Path], envs: Optional[list[str]] = None, cl
         return plans
     from stacks.config import find_project_dir
 
-    return plan_targets(find_project_dir(project_dir), envs=envs, cloud=cloud, verdicts=False, jobs=default_jobs())
+    return plan_targets(find_project_dir(project_dir), envs=envs, cloud=cloud, verdicts=False, jobs=default_jobs(),
+                        cache=True)
