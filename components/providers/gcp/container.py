@@ -13,11 +13,9 @@ from typing import Any
 from components.providers.base import BuildContext
 from components.release import container_env
 
-# Cloud Run injects these itself and refuses them in a revision ("The environment variables defined in
-# the container runtime contract are reserved and cannot be set. In particular, the PORT environment
-# variable is injected inside your container by Cloud Run":
-# https://cloud.google.com/run/docs/configuring/services/environment-variables).
-RUN_RESERVED = ("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION")
+from .limits import RUN_RESERVED
+
+__all__ = ["RUN_RESERVED", "plain_env"]
 
 
 def plain_env(ctx: BuildContext, *, reserved: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -89,6 +89,22 @@ def account_id(spec, role: str) -> str:
                    limit="service account id: 6-30 characters, [a-z]([-a-z0-9]*[a-z0-9])")
 
 
+SECRET_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
+
+
+def secret_id(spec, name: str) -> str:
+    # Secret Manager secret ids: 1-255 of letters, digits, '-' and '_'
+    # (https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets/create).
+    # Prefixed with the service and environment so two environments in one project never share a
+    # secret; `mlinfra secrets set` writes to this id (GcpProvider.secret_id).
+    sid = f"{spec.service.name}-{spec.env}-{name}"
+    if not SECRET_ID.fullmatch(sid):
+        env = next((k for k, v in spec.service.serving.secrets.items() if v == name), name)
+        raise ConfigError(f"mlinfra:service.serving.secrets.{env}: {name!r} gives the Secret Manager id {sid!r}; "
+                          "allowed: letters, digits, '-', '_', at most 255 characters in all")
+    return sid
+
+
 def run_service_name(spec) -> str:
     # Cloud Run service names: at most 49 characters (a revision suffix brings them to 63).
     return checked(fit(f"{spec.service.name}-{spec.env}", "serve", 49), what="Cloud Run service",
@@ -109,6 +125,13 @@ TEMPLATE_PREFIX_MAX = 37
 
 def template_prefix(prefix: str, role: str) -> str:
     return gce_name(prefix, role, TEMPLATE_PREFIX_MAX) + "-"
+
+
+# Cloud Run injects these itself and refuses them in a revision ("The environment variables defined in
+# the container runtime contract are reserved and cannot be set. In particular, the PORT environment
+# variable is injected inside your container by Cloud Run":
+# https://cloud.google.com/run/docs/configuring/services/environment-variables).
+RUN_RESERVED = ("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION")
 
 
 # -- Cloud Run sizes --------------------------------------------------------------------------

@@ -89,6 +89,10 @@ def new_resource(typ: str, name: str, inputs: dict, region: str = "us-central1")
         if kind == "managedSslCertificate:ManagedSslCertificate":
             out["certificateId"] = int(_num(name, 12))
         return rid, out
+    if typ == "gcp:secretmanager/secret:Secret":
+        sid = inputs.get("secretId") or name
+        out.update(secretId=sid, name=f"projects/{PROJECT_NUMBER}/secrets/{sid}", createTime="2026-01-01T00:00:00Z")
+        return f"projects/{project}/secrets/{sid}", out
     if typ == "gcp:filestore/instance:Instance":
         networks = [dict(n, ipAddresses=["10.30.0.2"]) for n in inputs.get("networks", [])]
         out.update(networks=networks, createTime="2026-01-01T00:00:00Z")

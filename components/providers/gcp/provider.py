@@ -22,7 +22,9 @@ class GcpProvider(BaseProvider):
     packages = ("gcp",)
     # Resources that hold data: protected (and retained on delete) in protected environments.
     STATEFUL_TYPES = frozenset({"gcp:storage/bucket:Bucket", "gcp:artifactregistry/repository:Repository",
-                                "gcp:filestore/instance:Instance"})
+                                "gcp:filestore/instance:Instance",
+                                # deleting a secret deletes every value set with `mlinfra secrets set`
+                                "gcp:secretmanager/secret:Secret"})
     default_region = "us-central1"
     regions = limits.REGIONS
     UNSUPPORTED: Mapping[Feature, str] = {
@@ -41,7 +43,13 @@ class GcpProvider(BaseProvider):
     def account_id(self, spec, role: str) -> str:
         return limits.account_id(spec, role)
 
+    def secret_id(self, spec, name: str) -> str:
+        """The Secret Manager id holding `serving.secrets` entry `name` (for `mlinfra secrets set`)."""
+        return limits.secret_id(spec, name)
+
     def check_names(self, spec) -> None:
+        for name in spec.service.serving.secrets.values():
+            self.secret_id(spec, name)
         self.bucket_name(spec)
         self.repository_id(spec)
         for role in ("serve", "train"):
@@ -54,6 +62,10 @@ class GcpProvider(BaseProvider):
         serving = svc.serving
         if serving.mode == "serverless":
             limits.check_run_size(serving.cpu, serving.memory_gib, serving.concurrency)
+            for name in (*serving.env, *serving.secrets):
+                if name in limits.RUN_RESERVED:
+                    raise ConfigError(f"mlinfra:service.serving.env.{name}: reserved on Cloud Run, which sets it "
+                                      f"itself; reserved: {', '.join(limits.RUN_RESERVED)}")
             if serving.domain and serving.ingress == "internal":
                 raise UnsupportedFeature(
                     "mlinfra:service.serving.domain: GCP serves a custom domain through a public load balancer; "

@@ -19,6 +19,7 @@ from .container import RUN_RESERVED, plain_env
 from .foundation import res_opts
 from .identity import serving_identity
 from .loadbalancer import load_balancer, log_config
+from .secrets import serving_secrets
 
 INGRESS = {"public": "INGRESS_TRAFFIC_ALL", "internal": "INGRESS_TRAFFIC_INTERNAL_ONLY"}
 
@@ -55,7 +56,9 @@ def build_serverless(provider, parent: pulumi.Resource, ctx: BuildContext) -> Se
     serving = spec.service.serving
     ident = serving_identity(provider, parent, ctx, vm=False)
     sa = ident.account
-    env = [{"name": k, "value": v} for k, v in plain_env(ctx, reserved=RUN_RESERVED).items()]
+    secrets = serving_secrets(parent, ctx, sa)
+    # Plain configuration as values; secrets only as references resolved by Cloud Run at start.
+    env = [{"name": k, "value": v} for k, v in plain_env(ctx, reserved=RUN_RESERVED).items()] + secrets.run_envs()
     service = gcp.cloudrunv2.Service(
         f"{ctx.prefix}-run", name=limits.run_service_name(spec), location=spec.region,
         ingress=INGRESS[serving.ingress], invoker_iam_disabled=serving.ingress == "public",
@@ -79,7 +82,7 @@ def build_serverless(provider, parent: pulumi.Resource, ctx: BuildContext) -> Se
             }],
         },
         # A revision starts only once its account may read the model and pull the image.
-        opts=res_opts(parent, ctx, depends_on=ident.grants))
+        opts=res_opts(parent, ctx, depends_on=ident.grants + secrets.grants))
     url = service.uri
     ctx.shared["gcp:serving"] = {"kind": "serverless", "service": service.name}  # what alerts watch
     if serving.domain:

@@ -20,6 +20,7 @@ from .foundation import res_opts
 from .identity import serving_identity
 from .loadbalancer import load_balancer, log_config
 from .network import GOOGLE_LB_RANGES, network, subnet
+from .secrets import serving_secrets
 
 COS_IMAGE = "projects/cos-cloud/global/images/family/cos-stable"
 CONTAINER = "mlinfra-app"
@@ -133,7 +134,8 @@ def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOut
         f"{p}-health", name=limits.gce_name(p, "health"), check_interval_sec=10, timeout_sec=5,
         healthy_threshold=2, unhealthy_threshold=3,
         http_health_check={"port": serving.port, "request_path": serving.health_path}, opts=opts)
-    template = instance_template(parent, ctx, sa, sub)
+    secrets = serving_secrets(parent, ctx, sa)
+    template = instance_template(parent, ctx, sa, sub, secrets.resource_names())
     zones = net.zones.apply(lambda names: sorted(names)[:3])
     group = gcp.compute.RegionInstanceGroupManager(
         f"{p}-serve-group", name=limits.gce_name(p, "serve-group"), region=spec.region,
@@ -146,7 +148,7 @@ def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOut
         update_policy={"type": "PROACTIVE", "minimal_action": "REPLACE", "instance_redistribution_type": "PROACTIVE",
                        "max_surge_fixed": zones.apply(len), "max_unavailable_fixed": 0},
         # VMs boot only once their account may pull the image, read the model and write logs.
-        opts=res_opts(parent, ctx, depends_on=ident.grants))
+        opts=res_opts(parent, ctx, depends_on=ident.grants + secrets.grants))
     gcp.compute.RegionAutoscaler(
         f"{p}-serve-autoscaler", name=limits.gce_name(p, "serve-autoscaler"), region=spec.region, target=group.id,
         autoscaling_policy={
