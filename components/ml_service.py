@@ -87,6 +87,8 @@ class MLService(pulumi.ComponentResource):
             "endpoint": ctx.serving.url,
             "serving_identity": ctx.serving.identity,
         }
+        if ctx.serving.dns_records is not None:
+            out["dns_records"] = ctx.serving.dns_records
         if ctx.training is not None:
             out["training_template"] = ctx.training.template
             out["training_machine_type"] = ctx.training.machine_type

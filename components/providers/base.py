@@ -145,6 +145,9 @@ class RegistryOutputs:
 class ServingOutputs:
     url: Any  # Output[str]: the endpoint URL
     identity: Any  # Output[str]: the identity the service runs as (role ARN / SA e-mail / principal id)
+    # Output[list[{"type", "name", "value"}]]: DNS records the user must create for serving.domain
+    # (None when there is no domain, or the program writes them into serving.dns_zone).
+    dns_records: Any = None
 
 
 @dataclass
