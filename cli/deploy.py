@@ -104,7 +104,7 @@ def deploy(
     State goes to $PULUMI_BACKEND_URL, else your `pulumi login`, else a local file backend in
     $XDG_STATE_HOME/mlinfra/pulumi (~/.local/state/mlinfra/pulumi) encrypted with $PULUMI_CONFIG_PASSPHRASE.
     """
-    from cli.output import console, emit_json
+    from cli.output import console, emit_json, styled
     from stacks import workspace
 
     if not preview_only:
@@ -128,7 +128,7 @@ def deploy(
         emit_json(result.to_dict())
         return
     verb = "previewed" if preview_only else "deployed"
-    console.print(f"[bold green]{verb}[/] stack {result.stack} ({result.cloud}): {result.changes or 'no changes'}")
+    console.print(styled((verb, "bold green"), f" stack {result.stack} ({result.cloud}): {result.changes or 'no changes'}"))
     if result.outputs:
         print_outputs(f"{result.stack} outputs", result.outputs)
 
@@ -145,7 +145,7 @@ def destroy(
 
     A protected stack (prod, mlinfra:protected: true) is refused with exit 5 unless --allow-protected;
     even then its buckets, registries and storage accounts are kept (protected and retained)."""
-    from cli.output import console, emit_json
+    from cli.output import console, emit_json, styled
     from stacks import workspace
     from stacks.protection import refuse_unless_allowed
 
@@ -157,7 +157,7 @@ def destroy(
     if output == OutputFormat.json:
         emit_json({"stack": target.stack, "env": target.env, "cloud": target.cloud, "changes": changes})
         return
-    console.print(f"[bold]destroyed[/] stack {target.stack} ({target.cloud}): {changes or 'nothing to delete'}")
+    console.print(styled(("destroyed", "bold"), f" stack {target.stack} ({target.cloud}): {changes or 'nothing to delete'}"))
 
 
 def outputs(

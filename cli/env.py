@@ -27,7 +27,7 @@ def up(
     output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Create or update the preview environment of a pull request or branch."""
-    from cli.output import console, emit_json
+    from cli.output import console, emit_json, styled
     from stacks import previews
     from stacks.environments import parse_ttl
 
@@ -39,7 +39,7 @@ def up(
         emit_json(doc)
         return
     verb = "previewed" if preview_only else "deployed"
-    console.print(f"[bold green]{verb}[/] preview {result.stack} ({result.cloud})")
+    console.print(styled((verb, "bold green"), f" preview {result.stack} ({result.cloud})"))
     if doc["url"]:
         console.print(f"url: {doc['url']}", markup=False)
     if doc["expires_at"]:
@@ -56,7 +56,7 @@ def down(
     output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Destroy a preview environment and remove its stack. Refuses anything that is not a preview."""
-    from cli.output import console, emit_json
+    from cli.output import console, emit_json, styled
     from components.errors import ConfigError
     from stacks import previews
 
@@ -67,7 +67,7 @@ def down(
     if output == OutputFormat.json:
         emit_json({"destroyed": changes is not None, "changes": changes or {}})
         return
-    console.print("no such preview: nothing to destroy" if changes is None else f"[bold]destroyed[/]: {changes}")
+    console.print("no such preview: nothing to destroy" if changes is None else styled(("destroyed", "bold"), f": {changes}"))
 
 
 @app.command("list")

@@ -59,12 +59,10 @@ def _guarded(fn: Callable) -> Callable:
         except MlinfraError as err:
             if _state["debug"]:
                 raise
-            from cli.output import err_console
+            from cli.output import print_error
 
-            from rich.markup import escape
-
-            # The message is user text (e.g. "pip install 'mlinfra-iac[app]'"): never read it as markup.
-            err_console.print(f"[bold red]error:[/] {escape(err.message)}", soft_wrap=True, markup=True)
+            # The message is user text (e.g. "pip install 'mlinfra-iac[app]'"): printed literally (cli/output.py).
+            print_error(err.message)
             raise typer.Exit(err.exit_code) from None
 
     return wrapper

@@ -21,13 +21,15 @@ PolicyConfigOpt = Annotated[
 def _table(plan, report):
     from rich.table import Table
 
+    from cli.output import styled
+
     table = Table(title=f"{plan.stack} on {plan.cloud}: {report.mandatory_failed} mandatory, "
                         f"{report.advisory} advisory", title_justify="left")
     for column in ("level", "severity", "rule", "resource", "message"):
         table.add_column(column, overflow="fold")
     for v in report.violations:
         colour = "red" if v.level == "mandatory" else "yellow"
-        table.add_row(f"[{colour}]{v.level}[/]", v.severity, v.rule, v.urn.rsplit("::", 1)[-1], v.message)
+        table.add_row(styled((v.level, colour)), v.severity, v.rule, v.urn.rsplit("::", 1)[-1], v.message)
     return table
 
 
@@ -64,15 +66,15 @@ def check(
                               "policy": r.to_dict()} for p, r in reports],
                    "mandatory_failed": mandatory, "advisory": advisory})
     else:
-        from cli.output import console
+        from cli.output import console, styled
 
         for p, r in reports:
             if r.violations:
                 console.print(_table(p, r))
             else:
-                console.print(f"{p.stack} on {p.cloud}: [green]all {len(RULES)} rules pass[/]")
-        verdict = "[red]FAILED[/]" if mandatory else "[green]passed[/]"
-        console.print(f"policy check {verdict}: {len(reports)} stack(s), {mandatory} mandatory violation(s), "
-                      f"{advisory} advisory", soft_wrap=True)
+                console.print(styled(f"{p.stack} on {p.cloud}: ", (f"all {len(RULES)} rules pass", "green")))
+        verdict = ("FAILED", "red") if mandatory else ("passed", "green")
+        console.print(styled("policy check ", verdict, f": {len(reports)} stack(s), {mandatory} mandatory "
+                                                      f"violation(s), {advisory} advisory"), soft_wrap=True)
     if mandatory:
         raise typer.Exit(1)

@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.tree import Tree
 
+from cli.output import styled
+
 if TYPE_CHECKING:
     from stacks.plan import Plan
 
 
 def plan_tree(plan: "Plan") -> Tree:
-    root = Tree(f"[bold]{plan.stack}[/]  env [cyan]{plan.env}[/] on [cyan]{plan.cloud}[/] ({plan.region})")
+    root = Tree(styled((plan.stack, "bold"), "  env ", (plan.env, "cyan"), " on ", (plan.cloud, "cyan"),
+                       f" ({plan.region})"))
     children: dict[Any, list] = defaultdict(list)
     urns = {r.urn for r in plan.resources}
     for res in plan.resources:
@@ -21,14 +24,14 @@ def plan_tree(plan: "Plan") -> Tree:
     def add(node: Tree, parent) -> None:
         for res in sorted(children.get(parent, []), key=lambda r: (r.custom, r.name)):
             style = "" if res.custom else "bold"
-            branch = node.add(f"[{style}]{res.name}[/] [dim]{res.type}[/]" if style else f"{res.name} [dim]{res.type}[/]")
+            branch = node.add(styled((res.name, style), " ", (res.type, "dim")))
             add(branch, res.urn)
 
     add(root, None)
     return root
 
 
-def preview_note(plan: "Plan") -> str | None:
+def preview_note(plan: "Plan"):
     info = plan.extra.get("preview")
     if not info:
         return None
@@ -42,8 +45,9 @@ def preview_note(plan: "Plan") -> str | None:
             flat.append(f"{prefix}={value}")
 
     walk("", info.get("overrides", {}))
-    return (f"[bold]{plan.stack}[/] previews [cyan]{info.get('source')}[/] from env {info.get('base_env')}; "
-            f"expires {info.get('expires_at')} ({info.get('ttl_hours')} h); overrides: {', '.join(flat)}")
+    return styled((plan.stack, "bold"), " previews ", (str(info.get("source")), "cyan"),
+                  f" from env {info.get('base_env')}; expires {info.get('expires_at')} ({info.get('ttl_hours')} h); "
+                  f"overrides: {', '.join(flat)}")
 
 
 def summary_table(plans: list["Plan"]) -> Table:
@@ -55,9 +59,9 @@ def summary_table(plans: list["Plan"]) -> Table:
         verdict = "-"
         if policy is not None:
             failed = policy.get("mandatory_failed", 0)
-            verdict = "[green]pass[/]" if not failed else f"[red]{failed} mandatory[/]"
+            verdict = styled(("pass", "green") if not failed else (f"{failed} mandatory", "red"))
             if policy.get("advisory"):
-                verdict += f" [yellow]+{policy['advisory']} advisory[/]"
+                verdict.append(f" +{policy['advisory']} advisory", "yellow")
         cost = plan.extra.get("cost")
         table.add_row(plan.stack, plan.env, plan.cloud, plan.region, str(sum(1 for _ in plan.custom())),
                       str(plan.outputs.get("endpoint", "-")), verdict,
@@ -75,6 +79,6 @@ def violations_table(plan: "Plan") -> Table | None:
         table.add_column(col)
     for v in rows:
         colour = "red" if v.get("level") == "mandatory" else "yellow"
-        table.add_row(f"[{colour}]{v.get('level')}[/]", str(v.get("rule")), str(v.get("urn", "")).split("::")[-1],
+        table.add_row(styled((str(v.get("level")), colour)), str(v.get("rule")), str(v.get("urn", "")).split("::")[-1],
                       str(v.get("message")))
     return table

@@ -12,7 +12,7 @@ def validate(
     project_dir: ProjectDirOpt = None,
 ) -> None:
     """Validate Pulumi.<env>.yaml (or --config-file) against the spec and each cloud's limits. Exit 3 if invalid."""
-    from cli.output import console, emit_json
+    from cli.output import console, emit_json, styled
     from stacks.config import find_project_dir
     from stacks.planning import targets
 
@@ -26,5 +26,5 @@ def validate(
         emit_json({"valid": True, "environments": checked})
         return
     for item in checked:
-        console.print(f"[green]valid[/] {item['source']}: stack [bold]{item['stack']}[/] "
-                      f"({item['cloud']}, {item['region']})")
+        console.print(styled(("valid", "green"), f" {item['source']}: stack ", (item["stack"], "bold"),
+                             f" ({item['cloud']}, {item['region']})"), soft_wrap=True)
