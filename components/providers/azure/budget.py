@@ -32,12 +32,14 @@ def notifications(ctx: BuildContext) -> dict:
 
 
 def build_budget(provider, parent: pulumi.Resource, ctx: BuildContext) -> BudgetOutputs:
+    # Scoped to the environment's resource group, which holds this environment and nothing else: a tag
+    # filter on top would only drop untagged costs of the group (Consumption Budgets API: "filter" narrows
+    # the scope's costs), never add any.
     budget = azure_native.consumption.Budget(
         f"{ctx.prefix}-monthly-budget", budget_name=f"{ctx.prefix}-budget", scope=ctx.base.id, category="Cost",
         # In the billing account's currency, which is USD for most subscriptions.
         amount=ctx.spec.service.budget.monthly_usd, time_grain="Monthly",
         time_period={"start_date": month_start()},
-        filter={"tags": {"name": "environment", "operator": "In", "values": [ctx.spec.env]}},
         notifications=notifications(ctx),
         # The start date is fixed by the first deployment; later months must not move it.
         opts=pulumi.ResourceOptions(parent=parent, ignore_changes=["timePeriod"]))

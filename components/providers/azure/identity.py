@@ -29,6 +29,8 @@ class Identity:
     client_id: pulumi.Output
     # What must exist before anything runs as this identity (an image pull fails without AcrPull).
     assignments: list = field(default_factory=list)
+    # The propagation wait after `assignments` (created on first need by `propagated`).
+    wait: object = None
 
 
 def _starts_with_any(prefixes) -> str:
@@ -74,6 +76,28 @@ def _assign(ctx: BuildContext, parent, name: str, ident: Identity, role: str, sc
         opts=pulumi.ResourceOptions(parent=parent), **extra)
     ident.assignments.append(assignment)
     return assignment
+
+
+# "When you assign roles or remove role assignments, it can take up to 10 minutes for changes to take
+# effect" (Azure docs, "Troubleshoot Azure RBAC", Symptom - Role assignment changes are not being detected).
+PROPAGATION = "10m"
+
+
+def propagated(ctx: BuildContext, parent, ident: Identity, purpose: str) -> list:
+    """What a resource that must act as `ident` at creation (a Container App's first revision pulling its
+    image, reading its Key Vault secrets) depends on: the assignments, then a wait for them to propagate.
+
+    The wait runs when the sleep is created, i.e. when the assignments are new (its triggers are their ids),
+    not on later deploys; scale sets need none: their start script retries until the pull works.
+    """
+    if ident.wait is None:
+        import pulumiverse_time as time
+
+        ident.wait = time.Sleep(
+            f"{ctx.prefix}-{purpose}-rbac-propagation", create_duration=PROPAGATION,
+            triggers={f"assignment{i}": a.id for i, a in enumerate(ident.assignments)},
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=list(ident.assignments)))
+    return [*ident.assignments, ident.wait]
 
 
 def serving_identity(ctx: BuildContext, parent) -> Identity:

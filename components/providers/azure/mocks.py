@@ -27,6 +27,13 @@ ARM_TYPES: dict[str, tuple[str, str]] = {
     "azure-native:monitor:AutoscaleSetting": ("Microsoft.Insights/autoscalesettings", "autoscaleSettingName"),
     "azure-native:monitor:ActionGroup": ("Microsoft.Insights/actionGroups", "actionGroupName"),
     "azure-native:monitor:MetricAlert": ("Microsoft.Insights/metricAlerts", "ruleName"),
+    "azure-native:keyvault:Vault": ("Microsoft.KeyVault/vaults", "vaultName"),
+    "azure-native:network:ApplicationGateway": ("Microsoft.Network/applicationGateways", "applicationGatewayName"),
+    "azure-native:network:WebApplicationFirewallPolicy": (
+        "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies", "policyName"),
+    "azure-native:monitor:DiagnosticSetting": ("Microsoft.Insights/diagnosticSettings", "name"),
+    "azure-native:containerregistry:ScopeMap": ("Microsoft.ContainerRegistry/registries/scopeMaps", "scopeMapName"),
+    "azure-native:containerregistry:Token": ("Microsoft.ContainerRegistry/registries/tokens", "tokenName"),
 }
 
 
@@ -76,6 +83,29 @@ def new_resource(typ: str, name: str, inputs: dict, region: str = "eastus") -> t
         scope = inputs.get("scope") or f"/subscriptions/{SUBSCRIPTION}"
         out.update(name=guid, principalType=inputs.get("principalType", "ServicePrincipal"))
         return f"{scope}/providers/Microsoft.Authorization/roleAssignments/{guid}", out
+    if typ == "azure-native:keyvault:Secret":
+        vault, secret = inputs.get("vaultName"), inputs.get("secretName") or name
+        out.update(name=secret)
+        return f"{_rg_id(rg)}/providers/Microsoft.KeyVault/vaults/{vault}/secrets/{secret}", out
+    if typ in ("azure-native:containerregistry:ScopeMap", "azure-native:containerregistry:Token"):
+        kind, key = (("scopeMaps", "scopeMapName") if typ.endswith("ScopeMap") else ("tokens", "tokenName"))
+        child = inputs.get(key) or name
+        out.update(name=child)
+        if typ.endswith("Token"):
+            # ARM returns a generated password's value only in the response that created it.
+            out["credentials"] = {"passwords": [{**p, "value": f"mock-{_hex(child + str(p), 24)}"}
+                                                for p in (inputs.get("credentials") or {}).get("passwords", [])]}
+        return (f"{_rg_id(rg)}/providers/Microsoft.ContainerRegistry/registries/{inputs.get('registryName')}"
+                f"/{kind}/{child}"), out
+    if typ in ("azure-native:dns:RecordSet", "azure-native:app:ManagedCertificate"):
+        parent_name = inputs.get("zoneName") or inputs.get("environmentName")
+        kind = ("Microsoft.Network/dnsZones/{}/" + str(inputs.get("recordType")) if typ.endswith("RecordSet")
+                else "Microsoft.App/managedEnvironments/{}/managedCertificates")
+        child = inputs.get("relativeRecordSetName") or inputs.get("managedCertificateName") or name
+        out.update(name=child)
+        if typ.endswith("RecordSet"):
+            out["fqdn"] = f"{child}.{parent_name}."
+        return f"{_rg_id(rg)}/providers/{kind.format(parent_name)}/{child}", out
     if typ == "azure-native:consumption:Budget":
         budget = inputs.get("budgetName") or name
         scope = inputs.get("scope") or f"/subscriptions/{SUBSCRIPTION}"
@@ -110,10 +140,13 @@ def new_resource(typ: str, name: str, inputs: dict, region: str = "eastus") -> t
         out.update(loginServer=f"{res_name}.azurecr.io")
     elif typ == "azure-native:managedidentity:UserAssignedIdentity":
         out.update(principalId=_guid(f"principal/{rid}"), clientId=_guid(f"client/{rid}"), tenantId=TENANT)
+    elif typ == "azure-native:keyvault:Vault":
+        out["properties"] = {**(out.get("properties") or {}), "vaultUri": f"https://{res_name}.vault.azure.net/"}
     elif typ == "azure-native:operationalinsights:Workspace":
         out.update(customerId=_guid(f"customer/{rid}"))
     elif typ == "azure-native:app:ManagedEnvironment":
-        out.update(defaultDomain=f"{_words(rid)}.{location}.azurecontainerapps.io", staticIp=_ip(rid))
+        out.update(defaultDomain=f"{_words(rid)}.{location}.azurecontainerapps.io", staticIp=_ip(rid),
+                   customDomainConfiguration={"customDomainVerificationId": _hex(f"asuid/{SUBSCRIPTION}", 40).upper()})
     elif typ == "azure-native:app:ContainerApp":
         domain = f"{_words(inputs.get('managedEnvironmentId') or rid)}.{location}.azurecontainerapps.io"
         fqdn = f"{res_name}.{domain}"

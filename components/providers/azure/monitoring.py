@@ -33,16 +33,10 @@ def error_threshold(ctx: BuildContext) -> int:
     return max(1, math.ceil(per_window * svc.alerts.error_rate_percent / 100))
 
 
-def training_window(max_hours: int) -> tuple[str, int]:
-    """(window, threshold): one machine reporting CPU (1 sample a minute) for more than max_hours.
-
-    The longest window is a day, so anything above 24 hours is alerted at 24. A little slack (5 %)
-    absorbs missed samples. Several machines add up their samples: two machines running half the
-    window fire too, which is still worth a look.
-    """
+def training_window(max_hours: int) -> str:
+    """The alert window for `alerts.training_max_hours`: the shortest allowed window that covers it (1 day at most)."""
     hours = min(max_hours, 24)
-    window = next(WINDOW_HOURS[h] for h in sorted(WINDOW_HOURS) if h >= hours)
-    return window, int(hours * 60 * 0.95)
+    return next(WINDOW_HOURS[h] for h in sorted(WINDOW_HOURS) if h >= hours)
 
 
 def _criterion(name: str, metric: str, namespace: str, operator: str, threshold: float, aggregation: str,
@@ -104,9 +98,14 @@ def build_monitoring(provider, parent: pulumi.Resource, ctx: BuildContext) -> Mo
                severity=1, action_group=group)
     training = ctx.shared.get("azure_training_vmss")
     if training is not None:
-        window, threshold = training_window(alerts.training_max_hours)
+        # "Percentage CPU" supports Average, Minimum and Maximum only ("Supported metrics -
+        # Microsoft.Compute/virtualMachineScaleSets"); a Count aggregation is not among them. A metric alert
+        # cannot measure how long one machine ran, so this fires while any GPU machine reports CPU in the
+        # window (the training scale set idles at 0 instances) and resolves once none has for a whole window.
         _alert(ctx, parent, "alert-training-hours",
-               f"a GPU machine has been running longer than {min(alerts.training_max_hours, 24)} h", training.id,
-               _criterion("running", "Percentage CPU", SCALE_SETS, "GreaterThan", threshold, "Count"),
-               window=window, frequency="PT1H", severity=3, action_group=group)
+               f"a GPU training machine ran within the last {min(alerts.training_max_hours, 24)} h: check it is "
+               "still needed", training.id,
+               _criterion("running", "Percentage CPU", SCALE_SETS, "GreaterThanOrEqual", 0, "Average"),
+               window=training_window(alerts.training_max_hours), frequency="PT1H", severity=3,
+               action_group=group)
     return MonitoringOutputs(notification_target=group.id)

@@ -9,7 +9,7 @@ from components.errors import ConfigError
 from components.naming import alnum, checked, short_hash
 from components.providers.base import BaseProvider, BuildContext, Feature
 
-from .sizes import container_app_resources_error, serving_vm_size
+from .sizes import NEEDS_OWN_IMAGE, container_app_resources_error, serving_vm_size
 
 REGIONS = frozenset({
     "eastus", "eastus2", "centralus", "northcentralus", "southcentralus", "westcentralus", "westus", "westus2",
@@ -19,11 +19,18 @@ REGIONS = frozenset({
     "southafricanorth", "centralindia", "southindia", "eastasia", "southeastasia", "japaneast", "japanwest",
     "koreacentral", "australiaeast", "australiasoutheast", "newzealandnorth", "indonesiacentral", "malaysiawest",
 })
-# Regions without availability zones: scale sets there are regional (no `zones`).
-NO_ZONES = frozenset({
-    "northcentralus", "westcentralus", "westus", "canadaeast", "ukwest", "southindia", "japanwest",
-    "australiasoutheast", "eastasia",
+# Regions with availability zones, copied entry by entry from Microsoft's "Regions with availability zones"
+# table (learn.microsoft.com/azure/reliability/availability-zones-region-support, section "Regions with
+# availability zones", tab All). Zones still in preview there (North Central US) are left out: a prod scale
+# set there stays regional. Every other region in REGIONS has no zones: scale sets there are regional.
+ZONE_REGIONS = frozenset({
+    "australiaeast", "brazilsouth", "canadacentral", "centralindia", "centralus", "eastasia", "eastus",
+    "eastus2", "francecentral", "germanywestcentral", "indonesiacentral", "israelcentral", "italynorth",
+    "japaneast", "japanwest", "koreacentral", "malaysiawest", "mexicocentral", "newzealandnorth", "northeurope",
+    "norwayeast", "polandcentral", "qatarcentral", "southafricanorth", "southcentralus", "southeastasia",
+    "spaincentral", "swedencentral", "switzerlandnorth", "uaenorth", "uksouth", "westeurope", "westus2", "westus3",
 })
+NO_ZONES = REGIONS - ZONE_REGIONS
 # Azure tag names may not contain these characters.
 _TAG_NAME_FORBIDDEN = re.compile(r"[<>%&\\?/]")
 # An image for training: a marketplace URN (publisher:offer:sku:version) or an image / gallery resource id.
@@ -44,9 +51,6 @@ class AzureProvider(BaseProvider):
             "a scale set behind a load balancer scales on its own CPU, which no instance reports once all are "
             "gone, so nothing would ever scale it back out; set serving.min_instances >= 1, or use "
             "serving.mode: serverless (Container Apps scale to zero)"),
-        Feature.CUSTOM_DOMAIN: (
-            "Container Apps managed certificates need a DNS validation record created outside this stack, and "
-            "the VM load balancer is layer 4 (no TLS); not built yet on Azure, remove serving.domain"),
     }
 
     # -- names -------------------------------------------------------------------------------
@@ -76,6 +80,13 @@ class AzureProvider(BaseProvider):
         return checked(name, what="file storage account", pattern=r"[a-z0-9]+", min_len=3, max_len=24,
                        limit="Azure storage account: 3-24 lowercase letters and digits")
 
+    def key_vault_name(self, spec) -> str:
+        # Key Vault: 3-24 letters, digits and '-', starting with a letter, globally unique (`<name>.vault.azure.net`).
+        digest = short_hash(spec.project, spec.stack, spec.region, spec.service.name, spec.env, "vault")
+        name = "kv" + alnum(spec.service.name + spec.env)[: 24 - 2 - len(digest)] + digest
+        return checked(name, what="key vault", pattern=r"[a-z][a-z0-9]+", min_len=3, max_len=24,
+                       limit="Azure key vault: 3-24 letters, digits and '-', starting with a letter")
+
     def registry_name(self, spec) -> str:
         # Azure container registry: 5-50 alphanumerics, globally unique (`<name>.azurecr.io`).
         return checked(self._global_name(spec, 50), what="container registry", pattern=r"[a-z0-9]+", min_len=5,
@@ -94,11 +105,25 @@ class AzureProvider(BaseProvider):
         self.storage_account_name(spec)
         self.registry_name(spec)
         self.container_app_name(spec)
+        if spec.service.serving.secrets:
+            self.key_vault_name(spec)
         if spec.service.training.enabled and spec.service.training.shared_filesystem:
             self.files_account_name(spec)
 
     def check_cloud_specific(self, spec) -> None:
         serving = spec.service.serving
+        if serving.domain and serving.ingress != "public":
+            raise ConfigError("mlinfra:service.serving.domain: a custom domain on Azure needs serving.ingress: "
+                              "public (internal endpoints answer on their private address only)")
+        if serving.certificate:
+            raise ConfigError("mlinfra:service.serving.certificate: not used on Azure: Container Apps and Front "
+                              "Door issue and renew the domain's certificate themselves; remove it")
+        if serving.firewall and serving.mode == "serverless":
+            raise ConfigError("mlinfra:service.serving.firewall: a web application firewall on Azure is built in "
+                              "front of VM serving (Front Door Premium); with serving.mode: serverless remove it")
+        if serving.dns_zone and serving.dns_zone.count("/") > 1:
+            raise ConfigError(f"mlinfra:service.serving.dns_zone: {serving.dns_zone!r}: give an Azure DNS zone "
+                              "name (zone in the environment's resource group) or resource-group/zone")
         if serving.mode == "serverless":
             error = container_app_resources_error(serving.cpu, serving.memory_gib)
             if error:
@@ -109,6 +134,11 @@ class AzureProvider(BaseProvider):
         if training.enabled:
             self.training_offer(spec)
             image = training.image
+            if not image and training.accelerator in NEEDS_OWN_IMAGE:
+                raise ConfigError(
+                    f"mlinfra:service.training.accelerator: {training.accelerator} on Azure needs "
+                    f"{NEEDS_OWN_IMAGE[training.accelerator]}, which the default HPC image does not carry; set "
+                    "training.image to an image with it, or choose T4, A100 or H100")
             if image and not (image.startswith("/subscriptions/") or _IMAGE_URN.fullmatch(image)):
                 raise ConfigError(
                     f"mlinfra:service.training.image: {image!r} is not an Azure image; use a marketplace "

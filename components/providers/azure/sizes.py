@@ -52,3 +52,11 @@ def serving_vm_size(serving) -> str:
     raise ConfigError(f"mlinfra:service.serving.memory_gib: no Azure VM size has {serving.cpu:g} vCPU and "
                       f"{serving.memory_gib:g} GiB (largest: 64 vCPU / 512 GiB); lower cpu / memory_gib or set "
                       "serving.machine_type")
+
+
+# Accelerators whose Azure sizes need a driver the default image lacks. NVadsA10 v5 (A10) takes the NVIDIA
+# GRID / GPU-P driver ("NVadsA10 v5-series": install the NVIDIA GPU-P (GRID) driver), while the HPC image
+# carries the CUDA data-center driver (T4, A100 and H100 sizes: "Azure N-series NVIDIA GPU driver setup for
+# Linux", CUDA drivers for NC/ND sizes).
+NEEDS_OWN_IMAGE = {"A10": "the NVIDIA GRID (GPU-P) driver that NVadsA10 v5 sizes require"}
+

@@ -46,17 +46,40 @@ def management_rules(ctx: BuildContext) -> list[dict]:
     return rules
 
 
+def network_rules(ctx: BuildContext, parent) -> dict:
+    """Prod with VM serving: the account refuses every network but the service's own subnets.
+
+    "Configure Azure Storage firewalls and virtual networks": defaultAction Deny with virtualNetworkRules
+    for subnets that have the Microsoft.Storage service endpoint; bypass None (no trusted-service
+    exception is needed). Elsewhere (dev, serverless: Container Apps here are not in a virtual network)
+    the account stays reachable with Entra ID only, no keys, no anonymous access.
+    """
+    serving = ctx.spec.service.serving
+    if ctx.spec.env != "prod" or serving.mode != "vm":
+        return {}
+    from .network import network
+
+    net = network(ctx, parent)
+    subnets = [stack.subnet for stack in net.serving]
+    if net.training_subnet is not None:
+        subnets.append(net.training_subnet)
+    return {"public_network_access": "Enabled", "network_rule_set": {
+        "default_action": "Deny", "bypass": "None",
+        "virtual_network_rules": [{"virtual_network_resource_id": s.id, "action": "Allow"} for s in subnets]}}
+
+
 def build_storage(provider, parent: pulumi.Resource, ctx: BuildContext) -> StorageOutputs:
     p = ctx.prefix
     rg = ctx.base
     opts = pulumi.ResourceOptions(parent=parent)
+    restricted = network_rules(ctx, parent)
     account = azure_native.storage.StorageAccount(
         f"{p}-data", account_name=provider.storage_account_name(ctx.spec), resource_group_name=rg.name,
         location=ctx.spec.region, kind="StorageV2", sku={"name": storage_sku(ctx)}, access_tier="Hot",
         enable_https_traffic_only=True, minimum_tls_version="TLS1_2", allow_blob_public_access=False,
         # Entra ID (role assignments) only: no account keys, no SAS tokens signed with them.
         allow_shared_key_access=False, default_to_o_auth_authentication=True,
-        allow_cross_tenant_replication=False,
+        allow_cross_tenant_replication=False, **restricted,
         encryption={"key_source": "Microsoft.Storage", "services": {
             "blob": {"enabled": True, "key_type": "Account"}, "file": {"enabled": True, "key_type": "Account"}}},
         tags=ctx.tags, opts=opts)

@@ -29,12 +29,17 @@ def image_reference(image: str | None) -> dict:
     return {"publisher": publisher, "offer": offer, "sku": sku, "version": version}
 
 
+# OS disk: Premium SSD in prod; Standard SSD (the cheapest SSD) elsewhere.
+OS_DISK = {"prod": "Premium_LRS"}
+DEFAULT_OS_DISK = "StandardSSD_LRS"
+
 def spot_settings(spot: bool) -> dict:
     if not spot:
         return {"priority": "Regular"}
-    # Deallocate keeps the disks of an evicted machine, so it restarts where it stopped; max_price -1
-    # pays up to the on-demand price instead of being evicted for price.
-    return {"priority": "Spot", "eviction_policy": "Deallocate", "billing_profile": {"max_price": -1}}
+    # Delete, not Deallocate: deallocated spot VMs "count against your quota, and you will be charged
+    # storage costs for the underlying disks" ("Use Azure Spot Virtual Machines", eviction policy).
+    # Training checkpoints to the bucket (runs/), so an evicted machine is replaced, not resumed. max_price -1 pays up to the on-demand price instead of being evicted for price.
+    return {"priority": "Spot", "eviction_policy": "Delete", "billing_profile": {"max_price": -1}}
 
 
 def mount_cloud_init(account: str) -> str:
@@ -93,7 +98,7 @@ def build_training(provider, parent: pulumi.Resource, ctx: BuildContext) -> Trai
                 # Managed disks are always encrypted at rest (platform keys); encryption at host is not
                 # offered on every GPU size, so it is not asked for here.
                 "os_disk": {"create_option": "FromImage", "caching": "ReadWrite", "disk_size_gb": t.boot_disk_gib,
-                            "managed_disk": {"storage_account_type": "Premium_LRS"}},
+                            "managed_disk": {"storage_account_type": OS_DISK.get(ctx.spec.env, DEFAULT_OS_DISK)}},
             },
             "network_profile": {"network_interface_configurations": [{
                 "name": "nic", "primary": True, "enable_accelerated_networking": True,

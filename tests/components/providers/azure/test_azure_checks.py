@@ -91,10 +91,21 @@ def test_serverless_scale_to_zero_is_allowed():
     AZ.check(spec_for({"serving": {"min_instances": 0}}))
 
 
-def test_custom_domain_is_refused():
-    with pytest.raises(UnsupportedFeature) as err:
-        AZ.check(spec_for({"serving": {"min_instances": 1, "domain": "api.example.com"}}))
-    assert err.value.message.startswith("mlinfra:service.serving.domain: Azure cannot provide custom domain")
+def test_custom_domain_is_supported_on_public_endpoints():
+    AZ.check(spec_for({"serving": {"min_instances": 1, "domain": "api.example.com"}}))
+    AZ.check(spec_for({"serving": {"mode": "vm", "min_instances": 1, "domain": "api.example.com"}}))
+
+
+@pytest.mark.parametrize("serving, key", [
+    ({"ingress": "internal", "domain": "api.example.com"}, "serving.domain"),
+    ({"domain": "api.example.com", "certificate": "arn:x"}, "serving.certificate"),
+    ({"firewall": True}, "serving.firewall"),
+    ({"domain": "api.example.com", "dns_zone": "a/b/c"}, "serving.dns_zone"),
+])
+def test_ingress_settings_azure_cannot_honour_are_refused(serving, key):
+    with pytest.raises(ConfigError) as err:
+        AZ.check(spec_for({"serving": {"min_instances": 1, **serving}}))
+    assert err.value.exit_code == 3 and err.value.message.startswith(f"mlinfra:service.{key}: ")
 
 
 @pytest.mark.parametrize("cpu, memory", [(0.25, 0.5), (0.5, 1), (1, 2), (1.75, 3.5), (4, 8)])

@@ -19,8 +19,10 @@ def test_builtin_environment_plans_on_azure(builtin):
     assert inputs(plan, "azure-native:resources:ResourceGroup")["resourceGroupName"] == f"digits-{env}-rg"
     vmss = {r.name: r.inputs for r in plan.of_type("azure-native:compute:VirtualMachineScaleSet")}
     if env == "prod":
-        serving = vmss["digits-prod-vmss"]
-        assert serving["sku"]["capacity"] >= 3 and serving["zones"] == ["1", "2", "3"]
+        # One scale set per zone (zonal stacks), at least 3 instances across the zones.
+        zonal = [vmss[f"digits-prod-vmss-z{z}"] for z in ("1", "2", "3")]
+        assert sum(s["sku"]["capacity"] for s in zonal) >= 3
+        assert [s["zones"] for s in zonal] == [["1"], ["2"], ["3"]]
         assert vmss["digits-prod-gpu"]["sku"]["capacity"] == 0
         assert plan.of_type("azure-native:consumption:Budget")
     else:

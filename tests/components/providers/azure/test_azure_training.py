@@ -41,8 +41,11 @@ def test_prod_template_is_a_spot_t4_scale_set_with_no_machine(prod_plan):
     assert vmss["sku"] == {"name": "Standard_NC4as_T4_v3", "tier": "Standard", "capacity": 0}
     assert offer.machine_type == "Standard_NC4as_T4_v3"
     profile = vmss["virtualMachineProfile"]
-    assert profile["priority"] == "Spot" and profile["evictionPolicy"] == "Deallocate"
+    # Delete: deallocated spot VMs "count against your quota, and you will be charged storage costs for the
+    # underlying disks" ("Use Azure Spot Virtual Machines").
+    assert profile["priority"] == "Spot" and profile["evictionPolicy"] == "Delete"
     assert profile["billingProfile"] == {"maxPrice": -1}
+    assert profile["storageProfile"]["osDisk"]["managedDisk"] == {"storageAccountType": "Premium_LRS"}
     assert profile["storageProfile"]["imageReference"] == {"publisher": "microsoft-dsvm", "offer": "ubuntu-hpc",
                                                            "sku": "2204", "version": "latest"}
     assert profile["storageProfile"]["osDisk"]["diskSizeGB"] == 200
@@ -96,7 +99,7 @@ def test_spot_or_regular(case):
     training, plan = case
     profile = training_vmss(plan)["virtualMachineProfile"]
     if training["spot"]:
-        assert (profile["priority"], profile["evictionPolicy"]) == ("Spot", "Deallocate")
+        assert (profile["priority"], profile["evictionPolicy"]) == ("Spot", "Delete")
         assert profile["billingProfile"] == {"maxPrice": -1}
     else:
         assert profile["priority"] == "Regular"
@@ -145,3 +148,43 @@ def test_serverless_service_gets_the_training_subnet_only(case):
     assert [r.name for r in plan.of_type("azure-native:network:NetworkSecurityGroup")] == ["digits-dev-training-nsg"]
     subnet = named(plan, "digits-dev-training-subnet").inputs
     assert subnet["defaultOutboundAccess"] is False and subnet["addressPrefix"] == "10.20.2.0/24"
+
+
+def test_dev_training_disk_is_standard_ssd(case):
+    _, plan = case
+    # Outside prod the cheapest SSD (Standard SSD); Premium SSD is prod's.
+    disk = training_vmss(plan)["virtualMachineProfile"]["storageProfile"]["osDisk"]["managedDisk"]
+    assert disk == {"storageAccountType": "StandardSSD_LRS"}
+
+
+def test_a10_without_an_image_is_refused_with_the_reason():
+    # NVadsA10 v5 sizes need the NVIDIA GRID (GPU-P) driver ("NVadsA10 v5-series"); the HPC image carries the
+    # CUDA data-center driver only. With no image of the user's, the spec is refused before any resource.
+    from components.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        plan_azure({"serving": {"min_instances": 1, "image": "x/y:1"},
+                    "training": {"enabled": True, "accelerator": "A10"}})
+    assert err.value.exit_code == 3
+    assert err.value.message.startswith("mlinfra:service.training.accelerator: A10 on Azure needs")
+    assert "GRID" in err.value.message and "training.image" in err.value.message
+
+
+@pytest.mark.parametrize("accelerator", [a for a in catalog.accelerators()
+                                         if any(o.cloud == "azure" and o.accelerator == a
+                                                for o in catalog._offers())])
+def test_every_catalog_accelerator_has_an_image_path_or_a_clear_refusal(accelerator):
+    from components.errors import ConfigError
+    from components.providers.azure.sizes import NEEDS_OWN_IMAGE
+
+    offer = next(o for o in catalog._offers() if o.cloud == "azure" and o.accelerator == accelerator)
+    service = {"serving": {"min_instances": 1, "image": "x/y:1"}, "alerts": {"enabled": False},
+               "training": {"enabled": True, "accelerator": accelerator, "gpus_per_machine": offer.gpus}}
+    region = offer.regions[0]
+    if accelerator in NEEDS_OWN_IMAGE:
+        with pytest.raises(ConfigError):
+            plan_azure(service, regions={"azure": region})
+    else:
+        plan = plan_azure(service, regions={"azure": region})
+        ref = training_vmss(plan)["virtualMachineProfile"]["storageProfile"]["imageReference"]
+        assert ref["offer"] == "ubuntu-hpc"
