@@ -36,7 +36,8 @@ CLOUD_SCHEMES = ("s3", "gs", "az")
 REQUIRED_FILES = (CARD_FILE, WEIGHTS_FILE)
 # Upload order: the card last, so a reader never sees a new card before the weights it describes.
 PUBLISH_ORDER = (SAMPLE_FILE, WEIGHTS_FILE, CARD_FILE)
-_SDK = {"s3": "boto3", "gs": "google-cloud-storage", "az": "azure-storage-blob and azure-identity"}
+# The distributions each scheme's reader imports (the image installs its cloud's: requirements-<cloud>.txt).
+SDK_PACKAGES = {"s3": ("boto3",), "gs": ("google-cloud-storage",), "az": ("azure-storage-blob", "azure-identity")}
 # HTTP statuses every SDK's errors carry, in words a person can act on.
 _STATUS_HINTS = {
     401: "the credentials were refused",
@@ -132,7 +133,7 @@ def _explain(exc: Exception) -> str:
 
 
 def _missing_sdk(scheme: str, exc: ImportError) -> StorageError:
-    return StorageSDKMissing(f"{scheme}:// models need {_SDK[scheme]}; pip install 'mlinfra-iac[app]' ({exc})")
+    return StorageSDKMissing(f"{scheme}:// models need {' and '.join(SDK_PACKAGES[scheme])}; pip install 'mlinfra-iac[app]' ({exc})")
 
 
 class _Bucket:
