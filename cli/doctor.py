@@ -42,23 +42,19 @@ def doctor(
 
 
 def show(reqs, offline: bool) -> None:
-    from rich.table import Table
+    """One block per requirement, fixes on lines of their own so that they can be copied whole."""
     from rich.text import Text
 
     from cli.output import console
 
-    table = Table(show_header=True, header_style="bold", title_justify="left",
-                  title="prerequisites (offline: not checked)" if offline else "prerequisites")
-    for column in ("status", "cloud", "kind", "name", "why, what the check saw, fix"):
-        table.add_column(column, overflow="fold")
+    console.print(Text("prerequisites (offline: listed, not checked)" if offline else "prerequisites", style="bold"))
     for r in reqs:
-        seen = r.why + (f"\nsaw: {r.detail}" if r.detail else "") + (f"\nfix: {r.fix}" if r.status.value != "ok" else "")
-        table.add_row(Text(r.status.value, style=STYLE[r.status.value]), Text(r.cloud), Text(r.kind),
-                      Text(r.name), Text(seen))
-    console.print(table)
-    missing = [r for r in reqs if r.status.value == "missing"]
-    for r in missing:
-        console.print(Text.assemble(("missing ", "bold red"), f"{r.cloud} {r.kind} {r.name}: fix: {r.fix}"),
-                      soft_wrap=True)
+        status = r.status.value
+        console.print(Text.assemble((f"{status:<8}", STYLE[status]), f" {r.cloud} {r.kind} {r.name}"), soft_wrap=True)
+        console.print(Text(f"         why: {r.why}"), soft_wrap=True)
+        if r.detail:
+            console.print(Text(f"         saw: {r.detail}"), soft_wrap=True)
+        if status != "ok":
+            console.print(Text(f"         fix: {r.fix}"), soft_wrap=True)
     counts = {s: sum(1 for r in reqs if r.status.value == s) for s in ("ok", "missing", "unknown")}
     console.print(Text(f"{counts['ok']} ok, {counts['missing']} missing, {counts['unknown']} unknown"))
