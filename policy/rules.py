@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from policy.rules_base import Finding, Resource, Rule, Stack, Undecided
+from policy.rules_ingress import endpoint_firewall, endpoint_tls, endpoint_tls_prod
 from policy.rules_identity import (azure_no_privileged_roles, azure_role_assignment_scope, gcp_no_primitive_roles,
                                    iam_no_wildcards)
 from policy.rules_network import imdsv2_required, no_admin_ports_open, no_public_ip, tls_minimum
@@ -21,6 +22,7 @@ RULES: tuple[Rule, ...] = (
     registry_admin_user_off, registry_image_scanning, registry_immutable_tags,
     ingress_matches_spec, iam_no_wildcards, gcp_no_primitive_roles, azure_role_assignment_scope,
     azure_no_privileged_roles, required_tags, allowed_instance_types, allowed_gpu_types, budget_required,
+    endpoint_tls_prod, endpoint_tls, endpoint_firewall,
 )
 BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
 assert len(BY_NAME) == len(RULES), "rule names must be unique"

@@ -399,3 +399,82 @@ CASES: list[Case] = [
          "fail"),
     Case("budget-required", "dev-without-budget", [(S3, S3_BUCKET)], "pass", service=svc("dev", cloud="aws")),
 ]
+
+# Public endpoints and TLS (issue 18). Sources: Pulumi registry aws.lb.Listener ("For Application Load
+# Balancers, valid values are HTTP and HTTPS, with a default of HTTP"); Google "Set up an HTTP-to-HTTPS
+# redirect for global external Application Load Balancers" (URL map defaultUrlRedirect.httpsRedirect);
+# ARM Microsoft.App containerApps Ingress ("allowInsecure ... If set to false HTTP connections are
+# automatically redirected to HTTPS connections"); ARM Microsoft.Cdn routes (httpsRedirect, supportedProtocols).
+ALB = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+ALB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/digits-prod-alb/314df4967b65e682"
+ALB_PUBLIC = {"name": "digits-prod-alb", "internal": False, "loadBalancerType": "application", "tags": TAGS}
+FORWARD = {"type": "forward", "targetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/tg/1"}
+TO_HTTPS = {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}
+HTTP_FORWARD = {"loadBalancerArn": ALB_ARN, "port": 80, "protocol": "HTTP", "defaultActions": [FORWARD]}
+HTTP_REDIRECT = {"loadBalancerArn": ALB_ARN, "port": 80, "protocol": "HTTP", "defaultActions": [TO_HTTPS]}
+HTTPS_FORWARD = {"loadBalancerArn": ALB_ARN, "port": 443, "protocol": "HTTPS",
+                 "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06", "certificateArn": "arn:aws:acm:x", "defaultActions": [FORWARD]}
+GFR = "gcp:compute/globalForwardingRule:GlobalForwardingRule"
+HTTP_PROXY = "gcp:compute/targetHttpProxy:TargetHttpProxy"
+URL_MAP = "gcp:compute/uRLMap:URLMap"
+GCP_RULE = {"name": "digits-prod-http-rule", "portRange": "80", "loadBalancingScheme": "EXTERNAL_MANAGED",
+            "target": "projects/p/global/targetHttpProxies/digits-prod-http-proxy"}
+GCP_PROXY = {"name": "digits-prod-http-proxy", "urlMap": "projects/p/global/urlMaps/digits-prod-redirect"}
+MAP_FORWARD = {"name": "digits-prod-redirect", "defaultService": "projects/p/global/backendServices/b"}
+MAP_REDIRECT = {"name": "digits-prod-redirect", "defaultUrlRedirect": {"httpsRedirect": True, "stripQuery": False}}
+AZ_LB_PUBLIC = {"frontendIPConfigurations": [{"name": "frontend", "publicIPAddress": {"id": "pip"}}],
+                "loadBalancingRules": [{"name": "http", "frontendPort": 80, "backendPort": 8080, "protocol": "Tcp"}]}
+CAPP = "azure-native:app:ContainerApp"
+FD_ROUTE = "azure-native:cdn:Route"
+WAF_ASSOC = "aws:wafv2/webAclAssociation:WebAclAssociation"
+BACKEND = "gcp:compute/backendService:BackendService"
+
+CASES += [
+    Case("endpoint-tls-prod", "alb-http-forwards", [(ALB, ALB_PUBLIC), (LISTENER, HTTP_FORWARD)], "fail",
+         service=svc("prod", cloud="aws")),
+    Case("endpoint-tls-prod", "alb-http-redirects-https-forwards", [(ALB, ALB_PUBLIC), (LISTENER, HTTP_REDIRECT),
+                                                                    (LISTENER, HTTPS_FORWARD)], "pass",
+         service=svc("prod", cloud="aws")),
+    # The ALB's default listener protocol is HTTP: no protocol given is plain HTTP.
+    Case("endpoint-tls-prod", "alb-default-protocol-is-http", [(ALB, ALB_PUBLIC), (LISTENER, _with(
+        HTTP_FORWARD, protocol=None))], "fail", service=svc("prod", cloud="aws")),
+    Case("endpoint-tls-prod", "internal-alb-http", [(ALB, _with(ALB_PUBLIC, internal=True)), (LISTENER, HTTP_FORWARD)],
+         "pass", service=svc("prod", cloud="aws", ingress="internal")),
+    Case("endpoint-tls-prod", "listener-arn-unknown", [(ALB, ALB_PUBLIC), (LISTENER, _with(
+        HTTP_FORWARD, loadBalancerArn=UNKNOWN_STR))], "undecided", service=svc("prod", cloud="aws")),
+    Case("endpoint-tls-prod", "dev-is-not-in-scope", [(ALB, ALB_PUBLIC), (LISTENER, HTTP_FORWARD)], "pass",
+         service=svc("dev", cloud="aws")),
+    Case("endpoint-tls-prod", "gcp-http-proxy-forwards", [(GFR, GCP_RULE), (HTTP_PROXY, GCP_PROXY),
+                                                          (URL_MAP, MAP_FORWARD)], "fail", service=svc("prod")),
+    Case("endpoint-tls-prod", "gcp-http-proxy-redirects", [(GFR, GCP_RULE), (HTTP_PROXY, GCP_PROXY),
+                                                           (URL_MAP, MAP_REDIRECT)], "pass", service=svc("prod")),
+    Case("endpoint-tls-prod", "azure-public-l4-lb", [("azure-native:network:LoadBalancer", AZ_LB_PUBLIC)], "fail",
+         service=svc("prod", cloud="azure")),
+    Case("endpoint-tls-prod", "container-app-allow-insecure", [(CAPP, {"configuration": {"ingress": {
+        "external": True, "allowInsecure": True, "targetPort": 8080}}})], "fail", service=svc("prod", cloud="azure")),
+    Case("endpoint-tls-prod", "container-app-https-only", [(CAPP, {"configuration": {"ingress": {
+        "external": True, "allowInsecure": False, "targetPort": 8080}}})], "pass", service=svc("prod", cloud="azure")),
+    # ARM default for supportedProtocols is [Http, Https] and httpsRedirect defaults to Disabled.
+    Case("endpoint-tls-prod", "front-door-route-defaults", [(FD_ROUTE, {"routeName": "r"})], "fail",
+         service=svc("prod", cloud="azure")),
+    Case("endpoint-tls-prod", "front-door-route-redirects", [(FD_ROUTE, {"routeName": "r", "httpsRedirect": "Enabled",
+                                                                         "supportedProtocols": ["Http", "Https"]})],
+         "pass", service=svc("prod", cloud="azure")),
+    Case("endpoint-tls", "dev-alb-http-forwards", [(ALB, ALB_PUBLIC), (LISTENER, HTTP_FORWARD)], "fail",
+         service=svc("dev", cloud="aws")),
+    Case("endpoint-tls", "prod-is-left-to-the-mandatory-rule", [(ALB, ALB_PUBLIC), (LISTENER, HTTP_FORWARD)], "pass",
+         service=svc("prod", cloud="aws")),
+    Case("endpoint-firewall", "alb-without-waf", [(ALB, ALB_PUBLIC), (LISTENER, HTTPS_FORWARD)], "fail",
+         service=svc("prod", cloud="aws")),
+    Case("endpoint-firewall", "alb-with-waf", [(ALB, ALB_PUBLIC), (LISTENER, HTTPS_FORWARD), (WAF_ASSOC, {
+        "resourceArn": ALB_ARN, "webAclArn": "arn:aws:wafv2:eu-west-1:1:regional/webacl/w/1"})], "pass",
+         service=svc("prod", cloud="aws")),
+    Case("endpoint-firewall", "gcp-backend-without-armor", [(GFR, GCP_RULE), (BACKEND, {
+        "loadBalancingScheme": "EXTERNAL_MANAGED"})], "fail", service=svc("prod")),
+    Case("endpoint-firewall", "gcp-backend-with-armor", [(GFR, GCP_RULE), (BACKEND, {
+        "loadBalancingScheme": "EXTERNAL_MANAGED", "securityPolicy": "projects/p/global/securityPolicies/s"})], "pass",
+         service=svc("prod")),
+    Case("endpoint-firewall", "dev-not-in-scope", [(ALB, ALB_PUBLIC), (LISTENER, HTTPS_FORWARD)], "pass",
+         service=svc("dev", cloud="aws")),
+]

@@ -15,7 +15,9 @@ TOKENS = sorted({t for rule in RULES for t in rule.types} | set(TAGGABLE))
 
 def sdk_class(token: str):
     package, module, name = token.split(":")
-    mod = importlib.import_module(f"{PACKAGES[package]}.{module.split('/')[0]}")
+    folder = module.split("/")[0]
+    folder = f"{folder}_" if folder in ("lambda",) else folder  # Python keywords get a trailing underscore
+    mod = importlib.import_module(f"{PACKAGES[package]}.{folder}")
     return getattr(mod, name)
 
 
