@@ -160,8 +160,9 @@ def tool_requirements(plan: "Plan") -> list[Requirement]:
     """The Pulumi CLI deploys every plan; a plan that builds an image needs a Docker engine."""
     reqs = [Requirement(plan.cloud, "tool", "pulumi", "runs every deployment (mlinfra deploy, pulumi up)",
                         PULUMI_FIX, stack=plan.stack)]
-    # pulumi-docker-build builds with BuildKit through the local Docker engine
-    # (https://www.pulumi.com/registry/packages/docker-build/: "requires a Docker daemon").
+    # pulumi-docker-build builds with buildx and BuildKit against a build daemon, the local Docker engine
+    # unless DOCKER_HOST names another (https://www.pulumi.com/registry/packages/docker-build/installation-configuration/);
+    # `docker version` asks the same daemon.
     images = [r for r in plan.resources if r.type.startswith("docker-build:")]
     if images:
         reqs.append(Requirement(plan.cloud, "tool", "docker", why(images), DOCKER_FIX, stack=plan.stack))

@@ -47,11 +47,11 @@ VM_FAMILIES: dict[str, str] = {
 # Serving sizes (components/providers/azure/sizes.py VM_SIZES): series -> family.
 _SERIES_FAMILY = (("_v5", "s_v5", {"D": "standardDSv5Family", "E": "standardESv5Family"}),
                   ("_v2", "s_v2", {"F": "standardFSv2Family"}))
-# Spot VMs count against one regional quota for every family: "lowPriorityCores"
-# ("Azure Spot Virtual Machines", https://learn.microsoft.com/azure/virtual-machines/spot-vms#quota:
-# "Spot VMs have a separate quota, a regional quota, that is not by VM family").
+# "Increase Spot vCPU quotas" (https://learn.microsoft.com/azure/quotas/spot-quota): standard vCPU
+# quotas are enforced at two tiers, the total regional vCPUs and the VM family; "Spot vCPU quotas apply
+# to Spot VMs across all VM families (SKUs)". In the usages API those are `cores` ("Total Regional
+# vCPUs"), the family row, and `lowPriorityCores` ("Total Regional Low-priority vCPUs").
 SPOT_QUOTA = "lowPriorityCores"
-# Regular VMs count against their family and the regional total, "cores" ("Total Regional vCPUs").
 TOTAL_QUOTA = "cores"
 
 ROLE_ASSIGNMENT_WRITE = roles.DEPLOYER_ACTION
