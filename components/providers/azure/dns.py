@@ -28,10 +28,11 @@ def relative(name: str, zone: str) -> str:
     return "@" if name == zone else name[: -len(zone) - 1]
 
 
-def records(ctx: BuildContext, parent, wanted: list[dict], after=None) -> tuple[pulumi.Output, list]:
-    """`wanted`: [{"type": "TXT"|"CNAME"|"A", "name": fqdn, "value": Output[str]}].
+def records(ctx: BuildContext, parent, wanted: list[dict], after=None) -> tuple[pulumi.Output | None, list]:
+    """`wanted`: [{"type": "TXT"|"CNAME"|"A", "name": fqdn, "value": Output[str], "purpose": str}].
 
-    Returns (the list as a stack output, the record resources created in Azure DNS, if any).
+    Returns (the records the user must create, as a stack output: None when the program creates them in
+    the Azure DNS zone `serving.dns_zone`; the record resources it created).
     """
     created = []
     found = zone_of(ctx)
@@ -48,7 +49,9 @@ def records(ctx: BuildContext, parent, wanted: list[dict], after=None) -> tuple[
                 f"{ctx.prefix}-dns-{kind.lower()}-{name.replace('.', '-')}"[:200], zone_name=zone,
                 resource_group_name=group, relative_record_set_name=relative(name, zone), record_type=kind,
                 ttl=TTL, opts=pulumi.ResourceOptions(parent=parent, depends_on=after or []), **value))
+    if found is not None:
+        return None, created
     listed = pulumi.Output.all(*[rec["value"] for rec in wanted]).apply(
-        lambda values: [{"type": rec["type"], "name": rec["name"], "value": v,
-                         "managed": found is not None} for rec, v in zip(wanted, values)])
+        lambda values: [{"name": rec["name"], "type": rec["type"], "value": v, "purpose": rec["purpose"]}
+                        for rec, v in zip(wanted, values)])
     return listed, created

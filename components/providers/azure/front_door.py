@@ -118,8 +118,10 @@ def build_front_door(ctx: BuildContext, parent, origin_host) -> tuple[pulumi.Out
         # "Add a custom domain to Azure Front Door": TXT `_dnsauth.<domain>` with the validation token,
         # then a CNAME from the domain to the endpoint's host name.
         dns_records, _ = records(ctx, parent, [
-            {"type": "TXT", "name": f"_dnsauth.{serving.domain}", "value": token},
-            {"type": "CNAME", "name": serving.domain, "value": endpoint.host_name},
+            {"type": "TXT", "name": f"_dnsauth.{serving.domain}", "value": token,
+             "purpose": "validates the domain for Front Door's managed certificate"},
+            {"type": "CNAME", "name": serving.domain, "value": endpoint.host_name,
+             "purpose": "points the domain at the Front Door endpoint"},
         ])
     route = azure_native.cdn.Route(
         f"{p}-front-door-route", route_name="serving", endpoint_name=endpoint.name, profile_name=profile.name,

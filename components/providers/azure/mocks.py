@@ -28,6 +28,8 @@ ARM_TYPES: dict[str, tuple[str, str]] = {
     "azure-native:monitor:ActionGroup": ("Microsoft.Insights/actionGroups", "actionGroupName"),
     "azure-native:monitor:MetricAlert": ("Microsoft.Insights/metricAlerts", "ruleName"),
     "azure-native:keyvault:Vault": ("Microsoft.KeyVault/vaults", "vaultName"),
+    "azure-native:cdn:Profile": ("Microsoft.Cdn/profiles", "profileName"),
+    "azure-native:frontdoor:Policy": ("Microsoft.Network/frontDoorWebApplicationFirewallPolicies", "policyName"),
     "azure-native:network:ApplicationGateway": ("Microsoft.Network/applicationGateways", "applicationGatewayName"),
     "azure-native:network:WebApplicationFirewallPolicy": (
         "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies", "policyName"),
@@ -106,6 +108,19 @@ def new_resource(typ: str, name: str, inputs: dict, region: str = "eastus") -> t
         if typ.endswith("RecordSet"):
             out["fqdn"] = f"{child}.{parent_name}."
         return f"{_rg_id(rg)}/providers/{kind.format(parent_name)}/{child}", out
+    if typ.startswith("azure-native:cdn:") and typ != "azure-native:cdn:Profile":
+        # Front Door children live under their profile (and endpoint / origin group).
+        kind, key = {"AFDEndpoint": ("afdEndpoints", "endpointName"), "AFDOriginGroup": ("originGroups", "originGroupName"),
+                     "AFDOrigin": ("origins", "originName"), "AFDCustomDomain": ("customDomains", "customDomainName"),
+                     "Route": ("routes", "routeName"), "SecurityPolicy": ("securityPolicies", "securityPolicyName"),
+                     }[typ.rsplit(":", 1)[1]]
+        child = inputs.get(key) or name
+        out.update(name=child)
+        if kind == "afdEndpoints":
+            out["hostName"] = f"{child}-{_hex(child, 16)}.z01.azurefd.net"
+        if kind == "customDomains":
+            out["validationProperties"] = {"validationToken": _hex(f"token/{child}", 32)}
+        return f"{_rg_id(rg)}/providers/Microsoft.Cdn/profiles/{inputs.get('profileName')}/{kind}/{child}", out
     if typ == "azure-native:consumption:Budget":
         budget = inputs.get("budgetName") or name
         scope = inputs.get("scope") or f"/subscriptions/{SUBSCRIPTION}"

@@ -64,8 +64,10 @@ def custom_domain(ctx: BuildContext, parent, environment, app_name: str):
         lambda c: c.custom_domain_verification_id if c else None)
     target = pulumi.Output.concat(app_name, ".", environment.default_domain)
     listed, created = records(ctx, parent, [
-        {"type": "TXT", "name": f"asuid.{domain}", "value": verification},
-        {"type": "CNAME", "name": domain, "value": target},
+        {"type": "TXT", "name": f"asuid.{domain}", "value": verification,
+         "purpose": "proves domain ownership to Container Apps (domain verification id)"},
+        {"type": "CNAME", "name": domain, "value": target,
+         "purpose": "points the domain at the container app; the managed certificate is validated through it"},
     ])
     return [{"name": domain, "binding_type": "Auto"}], listed, created
 
@@ -129,9 +131,10 @@ def build_serverless(provider, parent: pulumi.Resource, ctx: BuildContext) -> Se
             # "requires hostname ... added as a custom hostname to a container app in environment" first.
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[app]))
     ctx.shared["azure_container_app"] = app
-    ctx.shared["azure_dns_records"] = dns_records
     if domains:
         url = pulumi.Output.concat("https://", serving.domain)
     else:
         url = pulumi.Output.concat("https://", app.configuration.apply(lambda c: c.ingress.fqdn))
-    return ServingOutputs(url=url, identity=identity.principal_id)
+    out = ServingOutputs(url=url, identity=identity.principal_id)
+    out.dns_records = dns_records
+    return out

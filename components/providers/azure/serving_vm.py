@@ -202,12 +202,14 @@ def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOut
     ctx.shared["azure_serving_lb"] = lb
     ctx.shared["azure_serving_vmss"] = scale_sets[0]
     ctx.shared["azure_serving_scale_sets"] = scale_sets
+    dns_records = None
     if public and uses_front_door(ctx):
         url, dns_records = build_front_door(ctx, parent, frontend_ip.ip_address)
-        ctx.shared["azure_dns_records"] = dns_records
     elif public:
         # A layer-4 balancer terminates no TLS: without serving.domain / firewall the endpoint is plain HTTP.
         url = pulumi.Output.concat("http://", frontend_ip.ip_address)
     else:
         url = pulumi.Output.concat("http://", lb.frontend_ip_configurations.apply(lambda f: f[0].private_ip_address))
-    return ServingOutputs(url=url, identity=identity.principal_id)
+    out = ServingOutputs(url=url, identity=identity.principal_id)
+    out.dns_records = dns_records
+    return out
