@@ -1,9 +1,13 @@
 """The global external Application Load Balancer in front of serving: URL map, proxies, one
 address and forwarding rules. With `serving.domain`, HTTPS on 443 with a Google-managed
-certificate (or `serving.certificate`: a Compute SSL certificate's id or self-link) and HTTP
-redirected to HTTPS; without, plain HTTP on 80.
+certificate (or `serving.certificate`: a Compute SSL certificate's id or self-link) under a
+TLS 1.2 SSL policy, and port 80 answering only with a redirect to HTTPS (a URL map with
+`default_url_redirect` and no backend); without a domain, plain HTTP on 80 (VM mode only: a
+serverless service without a domain is reached on Cloud Run's own HTTPS URL).
 """
 from __future__ import annotations
+
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
@@ -12,6 +16,7 @@ from components.naming import short_hash
 from components.providers.base import BuildContext
 
 from . import limits
+from .edge import dns_records, ssl_policy
 from .foundation import res_opts
 
 
@@ -28,8 +33,8 @@ def log_config(serving) -> dict:
     return {"enable": True, "sample_rate": rate} if rate > 0 else {"enable": False}
 
 
-def load_balancer(parent: pulumi.Resource, ctx: BuildContext, backend) -> pulumi.Output:
-    """URL map, proxies, address and forwarding rules; returns the endpoint URL."""
+def load_balancer(parent: pulumi.Resource, ctx: BuildContext, backend) -> tuple[pulumi.Output, Any]:
+    """URL map, proxies, address and forwarding rules; returns (endpoint URL, DNS records to create)."""
     p = ctx.prefix
     serving = ctx.spec.service.serving
     opts = res_opts(parent, ctx)
@@ -46,7 +51,7 @@ def load_balancer(parent: pulumi.Resource, ctx: BuildContext, backend) -> pulumi
     if not serving.domain:
         rule("http", gcp.compute.TargetHttpProxy(f"{p}-http-proxy", name=limits.gce_name(p, "http-proxy"),
                                                  url_map=url_map.id, opts=opts), 80)
-        return pulumi.Output.concat("http://", address.address)
+        return pulumi.Output.concat("http://", address.address), None
     if serving.certificate:
         certificate = serving.certificate
     else:
@@ -56,11 +61,12 @@ def load_balancer(parent: pulumi.Resource, ctx: BuildContext, backend) -> pulumi
             managed={"domains": [serving.domain]}, opts=opts)
         certificate = cert.id
     rule("https", gcp.compute.TargetHttpsProxy(f"{p}-https-proxy", name=limits.gce_name(p, "https-proxy"),
-                                               url_map=url_map.id, ssl_certificates=[certificate], opts=opts), 443)
+                                               url_map=url_map.id, ssl_certificates=[certificate],
+                                               ssl_policy=ssl_policy(parent, ctx).self_link, opts=opts), 443)
     redirect = gcp.compute.URLMap(
         f"{p}-http-redirect", name=limits.gce_name(p, "http-redirect"),
         default_url_redirect={"https_redirect": True, "strip_query": False,
                               "redirect_response_code": "MOVED_PERMANENTLY_DEFAULT"}, opts=opts)
     rule("http", gcp.compute.TargetHttpProxy(f"{p}-http-proxy", name=limits.gce_name(p, "http-proxy"),
                                              url_map=redirect.id, opts=opts), 80)
-    return pulumi.Output.from_input(f"https://{serving.domain}")
+    return pulumi.Output.from_input(f"https://{serving.domain}"), dns_records(parent, ctx, address.address)

@@ -19,6 +19,7 @@ _COMPUTE = {
     "globalForwardingRule:GlobalForwardingRule": ("forwardingRules", False),
     "globalAddress:GlobalAddress": ("addresses", False), "instanceTemplate:InstanceTemplate": ("instanceTemplates", False),
     "managedSslCertificate:ManagedSslCertificate": ("sslCertificates", False),
+    "sSLPolicy:SSLPolicy": ("sslPolicies", False), "securityPolicy:SecurityPolicy": ("securityPolicies", False),
     "subnetwork:Subnetwork": ("subnetworks", True), "router:Router": ("routers", True),
     "regionInstanceGroupManager:RegionInstanceGroupManager": ("instanceGroupManagers", True),
     "regionAutoscaler:RegionAutoscaler": ("autoscalers", True),

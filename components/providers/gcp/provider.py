@@ -12,6 +12,9 @@ from . import limits
 
 # Billing account ids look like 012345-6789AB-CDEF01.
 BILLING_ACCOUNT = r"[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}"
+# Cloud Armor throttle rules count 1-1,000,000 requests per interval
+# (https://cloud.google.com/armor/docs/rate-limiting-overview).
+THROTTLE_MAX = 1_000_000
 # Filestore BASIC_HDD instances hold 1 TiB to 63.9 TiB.
 FILESTORE_MIN_GIB, FILESTORE_MAX_GIB = 1024, 65434
 
@@ -66,6 +69,10 @@ class GcpProvider(BaseProvider):
                 if name in limits.RUN_RESERVED:
                     raise ConfigError(f"mlinfra:service.serving.env.{name}: reserved on Cloud Run, which sets it "
                                       f"itself; reserved: {', '.join(limits.RUN_RESERVED)}")
+            if serving.firewall and not serving.domain:
+                raise ConfigError(
+                    "mlinfra:service.serving.firewall: on GCP serverless, Cloud Armor attaches to the load balancer "
+                    "that serving.domain puts in front of Cloud Run; set serving.domain or firewall: false")
             if serving.domain and serving.ingress == "internal":
                 raise UnsupportedFeature(
                     "mlinfra:service.serving.domain: GCP serves a custom domain through a public load balancer; "
@@ -76,6 +83,9 @@ class GcpProvider(BaseProvider):
                 raise UnsupportedFeature(
                     "mlinfra:service.serving.ingress: GCP VM mode serves through a global external load balancer; "
                     "internal ingress is available with serving.mode: serverless")
+        if serving.firewall and serving.rate_limit_per_minute > THROTTLE_MAX:
+            raise ConfigError(f"mlinfra:service.serving.rate_limit_per_minute: {serving.rate_limit_per_minute} is above "
+                              f"Cloud Armor's throttle threshold maximum ({THROTTLE_MAX:,} requests)")
         if svc.training.enabled:
             self.training_offer(spec)
             if svc.training.shared_filesystem and not (

@@ -16,12 +16,17 @@ from components.providers.base import BuildContext, ServingOutputs
 
 from . import limits
 from .container import RUN_RESERVED, plain_env
+from .edge import security_policy
 from .foundation import res_opts
 from .identity import serving_identity
 from .loadbalancer import load_balancer, log_config
 from .secrets import serving_secrets
 
 INGRESS = {"public": "INGRESS_TRAFFIC_ALL", "internal": "INGRESS_TRAFFIC_INTERNAL_ONLY"}
+# With a domain the load balancer is the way in: the run.app URL then refuses outside traffic, so
+# Cloud Armor and the TLS policy cannot be bypassed
+# (https://cloud.google.com/run/docs/securing/ingress: "Internal and Cloud Load Balancing").
+BEHIND_LB = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
 
 
 def probes(serving) -> dict:
@@ -35,7 +40,7 @@ def probes(serving) -> dict:
     }
 
 
-def custom_domain(parent: pulumi.Resource, ctx: BuildContext, service) -> pulumi.Output:
+def custom_domain(parent: pulumi.Resource, ctx: BuildContext, service):
     """A serverless network endpoint group puts the service behind the global load balancer, which
     terminates TLS for the domain (Cloud Run domain mappings exist in a few regions only)."""
     p = ctx.prefix
@@ -47,7 +52,7 @@ def custom_domain(parent: pulumi.Resource, ctx: BuildContext, service) -> pulumi
     backend = gcp.compute.BackendService(
         f"{p}-backend", name=limits.gce_name(p, "backend"), protocol="HTTPS",
         load_balancing_scheme="EXTERNAL_MANAGED", backends=[{"group": neg.id}],
-        log_config=log_config(ctx.spec.service.serving), opts=opts)
+        security_policy=security_policy(parent, ctx), log_config=log_config(ctx.spec.service.serving), opts=opts)
     return load_balancer(parent, ctx, backend)
 
 
@@ -61,7 +66,8 @@ def build_serverless(provider, parent: pulumi.Resource, ctx: BuildContext) -> Se
     env = [{"name": k, "value": v} for k, v in plain_env(ctx, reserved=RUN_RESERVED).items()] + secrets.run_envs()
     service = gcp.cloudrunv2.Service(
         f"{ctx.prefix}-run", name=limits.run_service_name(spec), location=spec.region,
-        ingress=INGRESS[serving.ingress], invoker_iam_disabled=serving.ingress == "public",
+        ingress=BEHIND_LB if serving.domain else INGRESS[serving.ingress],
+        invoker_iam_disabled=serving.ingress == "public",
         # Long-lived environments are protected from an accidental delete; previews are meant to go.
         deletion_protection=spec.preview is None and spec.env != "dev",
         labels=ctx.tags,
@@ -83,8 +89,9 @@ def build_serverless(provider, parent: pulumi.Resource, ctx: BuildContext) -> Se
         },
         # A revision starts only once its account may read the model and pull the image.
         opts=res_opts(parent, ctx, depends_on=ident.grants + secrets.grants))
-    url = service.uri
+    # No domain: Cloud Run's own URL, HTTPS with a Google-managed certificate.
+    url, records = service.uri, None
     ctx.shared["gcp:serving"] = {"kind": "serverless", "service": service.name}  # what alerts watch
     if serving.domain:
-        url = custom_domain(parent, ctx, service)
-    return ServingOutputs(url=url, identity=sa.email)
+        url, records = custom_domain(parent, ctx, service)
+    return ServingOutputs(url=url, identity=sa.email, dns_records=records)
