@@ -165,12 +165,12 @@ BILLING = "https://cloudbilling.googleapis.com/v1"
 PROJECT_VARS = ("GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT")
 
 
-def credentials(live: LiveContext) -> tuple[str, Optional[str]]:
-    """(access token, project from the credentials). GOOGLE_OAUTH_ACCESS_TOKEN wins, as in the Pulumi
-    provider; else application default credentials (google-auth), refreshed once."""
+def credentials(live: LiveContext) -> tuple[str, Optional[str], Optional[str]]:
+    """(access token, project from the credentials, quota project). GOOGLE_OAUTH_ACCESS_TOKEN wins, as in
+    the Pulumi provider; else application default credentials (google-auth), refreshed once."""
     token = live.env.get("GOOGLE_OAUTH_ACCESS_TOKEN") or live.env.get("CLOUDSDK_AUTH_ACCESS_TOKEN")
     if token:
-        return token, None
+        return token, None, live.env.get("GOOGLE_CLOUD_QUOTA_PROJECT")
     try:
         import google.auth
         import google.auth.transport.requests
@@ -190,7 +190,7 @@ def credentials(live: LiveContext) -> tuple[str, Optional[str]]:
                                 "`gcloud auth application-default login` again") from None
     except TransportError as exc:
         raise Unknown(f"could not reach Google to get a token: {exc}") from None
-    return creds.token, project
+    return creds.token, project, getattr(creds, "quota_project_id", None)
 
 
 def _timed(request: Any, timeout: float) -> Any:
@@ -212,7 +212,7 @@ def check(plan: Any, reqs: list[Requirement], live: LiveContext) -> list[Require
     import httpx
 
     try:
-        token, from_creds = credentials(live)
+        token, from_creds, quota_project = credentials(live)
     except Unknown as exc:
         return [r.settled(Status.unknown, exc.reason) for r in reqs]
     project = _project(plan, live, from_creds)
@@ -221,7 +221,12 @@ def check(plan: Any, reqs: list[Requirement], live: LiveContext) -> list[Require
         "_apis": [r.name for r in reqs if r.kind == "api"],
         "_perms": [r.name for r in reqs if r.kind == "permission" and r.data.get("scope") == "project"],
     }
-    with httpx.Client(timeout=live.timeout, headers={"Authorization": f"Bearer {token}"}) as client:
+    headers = {"Authorization": f"Bearer {token}"}
+    if quota_project:
+        # User credentials (gcloud auth application-default login) bill API calls to a quota project,
+        # sent as x-goog-user-project ("Set the quota project", https://cloud.google.com/docs/quotas/set-quota-project).
+        headers["x-goog-user-project"] = quota_project
+    with httpx.Client(timeout=live.timeout, headers=headers) as client:
         return [settle(r, lambda r: _check_one(client, project, r, memo)) for r in reqs]
 
 

@@ -168,3 +168,20 @@ def test_no_credentials_is_exit_4(prod, tmp_path):
     with pytest.raises(doctor.CredentialsAbsent) as err:
         doctor.check(prod, live)
     assert err.value.exit_code == 4 and "gcloud auth application-default login" in err.value.message
+
+
+def test_quota_project_header_with_user_credentials(prod):
+    # User credentials bill calls to a quota project sent as x-goog-user-project ("Set the quota project").
+    from dataclasses import replace as with_
+
+    live = with_(LIVE, env={**LIVE.env, "GOOGLE_CLOUD_QUOTA_PROJECT": "billing-project"})
+    seen = []
+
+    def answer(request):
+        seen.append(request.headers.get("x-goog-user-project"))
+        return services_answer()(request)
+
+    with respx.mock() as mock:
+        mock.get(BATCH_GET).mock(side_effect=answer)
+        preflight.check(prod, [r for r in cloud_reqs(prod) if r.kind == "api"], live)
+    assert seen == ["billing-project"]
