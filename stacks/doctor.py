@@ -110,6 +110,20 @@ def settle(req: Requirement, check: Callable[[Requirement], tuple[Status, str]])
     return req.settled(status, detail)
 
 
+def once(memo: dict[str, Any], key: str, fetch: Callable[[], Any]) -> Any:
+    """One call per kind of answer (e.g. one usages list per region): its value, or the same Unknown /
+    LookupError for every requirement that needed it."""
+    if key not in memo:
+        try:
+            memo[key] = ("ok", fetch())
+        except (Unknown, LookupError) as exc:
+            memo[key] = ("err", exc)
+    state, value = memo[key]
+    if state == "err":
+        raise value
+    return value
+
+
 def rest_json(client: Any, method: str, url: str, what: str, **kwargs: Any) -> Any:
     """One HTTP call of a REST check (GCP and Azure use plain REST over httpx with an OAuth token).
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from typing import Any, Iterable, Optional
 
 from components import catalog
-from stacks.doctor import CredentialsAbsent, LiveContext, Requirement, Status, Unknown, settle, why
+from stacks.doctor import CredentialsAbsent, LiveContext, Requirement, Status, Unknown, once, settle, why
 
 CLOUD = "aws"
 
@@ -240,23 +240,11 @@ def check(plan: Any, reqs: list[Requirement], live: LiveContext, made: Optional[
     return [settle(r, lambda r: _check_one(made, r, memo)) for r in reqs]
 
 
-def _once(memo: dict[str, Any], key: str, fetch) -> Any:
-    if key not in memo:
-        try:
-            memo[key] = ("ok", fetch())
-        except (Unknown, LookupError) as exc:
-            memo[key] = ("err", exc)
-    state, value = memo[key]
-    if state == "err":
-        raise value
-    return value
-
-
 def _check_one(made: dict[str, Any], req: Requirement, memo: dict[str, Any]) -> tuple[Status, str]:
     if req.kind == "quota":
         return _quota(made["service-quotas"], req)
     if req.kind == "tag":
-        tags = _once(memo, "tags", lambda: _cost_allocation_tags(made["ce"], memo["_tags"]))
+        tags = once(memo, "tags", lambda: _cost_allocation_tags(made["ce"], memo["_tags"]))
         status = tags.get(req.name)
         if status == "Active":
             return Status.ok, "active"
@@ -267,7 +255,7 @@ def _check_one(made: dict[str, Any], req: Requirement, memo: dict[str, Any]) -> 
                           "activate it after the first deploy")
         return Status.missing, f"{status}: the budget's tag filter counts nothing until it is Active"
     if req.kind == "permission":
-        decisions = _once(memo, "simulate", lambda: _simulate(made["sts"], made["iam"], memo["_actions"]))
+        decisions = once(memo, "simulate", lambda: _simulate(made["sts"], made["iam"], memo["_actions"]))
         decision = decisions.get(req.name)
         if decision is None:
             raise Unknown("the policy simulator gave no decision for this action")

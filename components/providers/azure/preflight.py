@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from components import catalog
 from components.providers.azure import prerequisites, roles
-from stacks.doctor import CredentialsAbsent, LiveContext, Requirement, Status, Unknown, rest_json, settle, why
+from stacks.doctor import CredentialsAbsent, LiveContext, Requirement, Status, Unknown, once, rest_json, settle, why
 
 CLOUD = "azure"
 ARM = "https://management.azure.com"
@@ -153,9 +153,10 @@ USAGES_API = "2024-07-01"
 PERMISSIONS_API = "2022-04-01"
 
 
-def token(live: LiveContext) -> str:
-    """An ARM token from azure-identity: the ARM_* service principal the Pulumi provider uses, else
-    DefaultAzureCredential (AZURE_* variables, workload identity, managed identity, `az login`)."""
+def token(live: LiveContext, scope: str = ARM_SCOPE) -> str:
+    """A token for `scope` (ARM by default) from azure-identity: the ARM_* service principal the Pulumi
+    provider uses, else DefaultAzureCredential (AZURE_* variables, workload identity, managed identity,
+    `az login`)."""
     try:
         from azure.core.exceptions import ClientAuthenticationError
         from azure.identity import ClientSecretCredential, DefaultAzureCredential
@@ -168,7 +169,7 @@ def token(live: LiveContext) -> str:
                                           connection_timeout=live.timeout, read_timeout=live.timeout)
         else:
             cred = DefaultAzureCredential(process_timeout=int(live.timeout))
-        return cred.get_token(ARM_SCOPE).token
+        return cred.get_token(scope).token
     except ClientAuthenticationError as exc:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise CredentialsAbsent(f"no usable Azure credentials ({first}); run `az login`, or set ARM_CLIENT_ID, "
@@ -204,18 +205,6 @@ def check(plan: Any, reqs: list[Requirement], live: LiveContext) -> list[Require
         return [settle(r, lambda r: _check_one(client, sub, r, memo)) for r in reqs]
 
 
-def _once(memo: dict[str, Any], key: str, fetch) -> Any:
-    if key not in memo:
-        try:
-            memo[key] = ("ok", fetch())
-        except (Unknown, LookupError) as exc:
-            memo[key] = ("err", exc)
-    state, value = memo[key]
-    if state == "err":
-        raise value
-    return value
-
-
 def _check_one(client: Any, sub: str, req: Requirement, memo: dict[str, Any]) -> tuple[Status, str]:
     base = f"{ARM}/subscriptions/{sub}"
     if req.kind == "provider":
@@ -234,7 +223,7 @@ def _check_one(client: Any, sub: str, req: Requirement, memo: dict[str, Any]) ->
         return (Status.ok, state) if state == "Registered" else (Status.missing, state or "NotRegistered")
     if req.kind == "quota":
         location = req.data["location"]
-        usages = _once(memo, f"usages:{location}", lambda: _usages(client, base, location))
+        usages = once(memo, f"usages:{location}", lambda: _usages(client, base, location))
         row = usages.get(req.data["quota"].lower())
         if row is None:
             return Status.missing, f"no {req.data['quota']} quota in {location} (the size is not offered to this subscription)"

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Optional
 
 from components import catalog
 from components.providers.gcp import apis
-from stacks.doctor import CredentialsAbsent, LiveContext, Requirement, Status, Unknown, rest_json, settle, why
+from stacks.doctor import CredentialsAbsent, LiveContext, Requirement, Status, Unknown, once, rest_json, settle, why
 
 CLOUD = "gcp"
 
@@ -230,41 +230,28 @@ def check(plan: Any, reqs: list[Requirement], live: LiveContext) -> list[Require
         return [settle(r, lambda r: _check_one(client, project, r, memo)) for r in reqs]
 
 
-def _once(memo: dict[str, Any], key: str, fetch) -> Any:
-    """One call per kind of answer; a failed call fails every requirement that needed it the same way."""
-    if key not in memo:
-        try:
-            memo[key] = ("ok", fetch())
-        except (Unknown, LookupError) as exc:
-            memo[key] = ("err", exc)
-    state, value = memo[key]
-    if state == "err":
-        raise value
-    return value
-
-
 def _check_one(client: Any, project: str, req: Requirement, memo: dict[str, Any]) -> tuple[Status, str]:
     if req.kind == "api":
-        states = _once(memo, "services", lambda: _enabled_services(client, project, memo["_apis"]))
+        states = once(memo, "services", lambda: _enabled_services(client, project, memo["_apis"]))
         state = states.get(req.name)
         if state == "ENABLED":
             return Status.ok, "enabled"
         return Status.missing, f"{state or 'not enabled'} in project {project}"
     if req.kind == "quota":
         region = req.data["region"]
-        quotas = _once(memo, f"region:{region}", lambda: _region_quotas(client, project, region))
+        quotas = once(memo, f"region:{region}", lambda: _region_quotas(client, project, region))
         return _quota_status(quotas, req)
     if req.kind == "permission" and req.data.get("scope") == "billing":
         account = req.data.get("account")
         if not account:
             raise Unknown("the plan names no billing account to test")
-        granted = _once(memo, f"billing:{account}", lambda: _test_permissions(
+        granted = once(memo, f"billing:{account}", lambda: _test_permissions(
             client, f"{BILLING}/billingAccounts/{account.removeprefix('billingAccounts/')}:testIamPermissions",
             [BUDGET_PERMISSION], "billingAccounts.testIamPermissions"))
         return (Status.ok, "granted on the billing account") if req.name in granted else \
             (Status.missing, f"not granted on billing account {account}")
     if req.kind == "permission":
-        granted = _once(memo, "project-perms", lambda: _test_permissions(
+        granted = once(memo, "project-perms", lambda: _test_permissions(
             client, f"{RESOURCE_MANAGER}/projects/{project}:testIamPermissions", memo["_perms"],
             "projects.testIamPermissions"))
         return (Status.ok, "granted") if req.name in granted else (Status.missing, f"not granted on {project}")
