@@ -35,6 +35,8 @@ PROVIDER_FOR_TYPE: dict[str, str] = {
     "azure-native:consumption:": "Microsoft.Consumption",  # budgets
     "azure-native:keyvault:": "Microsoft.KeyVault",  # vaults, secrets
     "azure-native:features:": "Microsoft.Features",
+    "azure-native:cdn:": "Microsoft.Cdn",  # Front Door Standard/Premium profiles, endpoints, routes
+    "azure-native:frontdoor:": "Microsoft.Network",  # frontDoorWebApplicationFirewallPolicies
 }
 
 # "Registered by default" in "Resource providers for Azure services": never missing, never listed.

@@ -146,8 +146,10 @@ def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOut
         vmss = azure_native.compute.VirtualMachineScaleSet(
             name, vm_scale_set_name=name, resource_group_name=rg.name, location=region,
             sku={"name": serving_vm_size(serving), "tier": "Standard", "capacity": capacity},
-            zones=set_zones, zone_balance=bool(set_zones) and len(set_zones) > 1, orchestration_mode="Uniform",
-            overprovision=False, single_placement_group=False,
+            zones=set_zones, orchestration_mode="Uniform", overprovision=False, single_placement_group=False,
+            # "zoneBalance property can only be set if the zones property of the scale set contains more than
+            # one zone" (VirtualMachineScaleSet ARM reference).
+            **({"zone_balance": True} if set_zones and len(set_zones) > 1 else {}),
             identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
             # A model change (a new image digest in the release extension) rolls through the instances in
             # batches of 20 %, each batch healthy on the load balancer probe before the next.

@@ -83,6 +83,10 @@ def test_type_tokens_map_to_their_documented_namespaces():
         "azure-native:managedidentity:UserAssignedIdentity": "Microsoft.ManagedIdentity",
         "azure-native:keyvault:Vault": "Microsoft.KeyVault",
         "azure-native:consumption:Budget": "Microsoft.Consumption",
+        # Front Door Standard/Premium is Microsoft.Cdn/profiles; its WAF policies are
+        # Microsoft.Network/frontDoorWebApplicationFirewallPolicies.
+        "azure-native:cdn:Profile": "Microsoft.Cdn",
+        "azure-native:frontdoor:Policy": "Microsoft.Network",
     }
     for token, namespace in cases.items():
         assert prerequisites.namespace_of(token) == namespace, token
