@@ -9,14 +9,14 @@ reference (keyVaultUrl + identity), so it is in neither the plan, the state nor 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pulumi
-import pulumi_azure_native as azure_native
-
-from components.providers.base import BuildContext
-
-from .identity import Identity, _assign
 from .roles import KEY_VAULT_SECRETS_USER
+
+if TYPE_CHECKING:
+    from components.providers.base import BuildContext
+
+    from .identity import Identity
 
 PLACEHOLDER = "unset: write the value with `mlinfra secrets set`"
 # Soft delete cannot be turned off; 7 days (the minimum, "accepts >=7 and <=90") for short-lived
@@ -42,7 +42,13 @@ def secret_name(name: str) -> str:
     return "".join(c if c.isalnum() or c == "-" else "-" for c in name)[:127]
 
 
-def build_secrets(provider, parent, ctx: BuildContext, identity: Identity) -> VaultSecrets:
+def build_secrets(provider, parent, ctx: "BuildContext", identity: "Identity") -> VaultSecrets:
+    # The SDK is imported here: `mlinfra secrets set` uses the names above without loading it.
+    import pulumi
+    import pulumi_azure_native as azure_native
+
+    from .identity import _assign
+
     secrets = ctx.spec.service.serving.secrets
     out = VaultSecrets()
     if not secrets:
