@@ -200,7 +200,7 @@ def check(plan: Any, reqs: list[Requirement], live: LiveContext) -> list[Require
     sub = subscription(live)
     bearer = token(live)
     reqs = [replace(r, fix=r.fix.replace("<subscription-id>", sub)) for r in reqs]
-    memo: dict[str, Any] = {}
+    memo: dict[str, Any] = {"_oid": _claim(bearer, "oid")}
     with httpx.Client(timeout=live.timeout, headers={"Authorization": f"Bearer {bearer}"}) as client:
         return [settle(r, lambda r: _check_one(client, sub, r, memo)) for r in reqs]
 
@@ -237,12 +237,47 @@ def _check_one(client: Any, sub: str, req: Requirement, memo: dict[str, Any]) ->
             body = rest_json(client, "GET", f"{base}/resourceGroups/{group}/providers/Microsoft.Authorization/permissions",
                              "Permissions - List For Resource Group", params={"api-version": PERMISSIONS_API})
         except LookupError:
-            # The program creates the group: there is nothing to ask the permissions API about yet.
-            raise Unknown(f"resource group {group} does not exist yet, so the permissions API cannot be asked; "
-                          f"check: az role assignment list --assignee YOU --scope /subscriptions/{sub}") from None
+            # The program creates the group: the permissions API has nothing to answer for yet, so look
+            # for a built-in deployer role assigned at the subscription or above instead.
+            return _deployer_role(client, base, memo.get("_oid"), group)
         allowed = _allows(body.get("value") or [], req.name)
         return (Status.ok, "allowed") if allowed else (Status.missing, f"not allowed on resource group {group}")
     raise Unknown(f"no live check for {req.kind}")
+
+
+# Role Assignments - List For Subscription 2022-04-01 with `$filter=atScope() and assignedTo('{id}')`:
+# the caller's assignments (groups included) at the subscription and above, which the new resource
+# group inherits (https://learn.microsoft.com/rest/api/authorization/role-assignments/list-for-subscription).
+ROLE_ASSIGNMENTS_API = "2022-04-01"
+
+
+def _claim(jwt: str, name: str) -> Optional[str]:
+    """A claim of an ARM access token (a JWT; read, not verified: ARM verifies it) such as `oid`."""
+    import base64
+
+    try:
+        payload = jwt.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).get(name)
+    except (IndexError, ValueError, AttributeError):
+        return None
+
+
+def _deployer_role(client: Any, base: str, oid: Optional[str], group: str) -> tuple[Status, str]:
+    if not oid:
+        raise Unknown(f"resource group {group} does not exist yet and the token names no object id to look up")
+    body = rest_json(client, "GET", f"{base}/providers/Microsoft.Authorization/roleAssignments",
+                     "Role Assignments - List For Subscription",
+                     params={"api-version": ROLE_ASSIGNMENTS_API, "$filter": f"atScope() and assignedTo('{oid}')"})
+    deployer = {roles.BUILT_IN_ROLES[name].guid: name for name in roles.DEPLOYER_ROLES}
+    for assignment in body.get("value") or []:
+        props = assignment.get("properties") or {}
+        guid = str(props.get("roleDefinitionId", "")).rsplit("/", 1)[-1].lower()
+        if guid in deployer:
+            condition = " (with a condition on the roles it may assign)" if props.get("condition") else ""
+            return Status.ok, f"{deployer[guid]} at {props.get('scope')}{condition}"
+    # A custom role may still grant the action: say so instead of blocking the deploy.
+    raise Unknown(f"resource group {group} does not exist yet and no Owner, User Access Administrator or Role "
+                  "Based Access Control Administrator assignment covers the subscription (a custom role may)")
 
 
 def _usages(client: Any, base: str, location: str) -> dict[str, dict]:

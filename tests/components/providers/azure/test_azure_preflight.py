@@ -20,7 +20,12 @@ SUB = "00000000-0000-0000-0000-00000000abcd"
 LIVE = LiveContext(env={"ARM_SUBSCRIPTION_ID": SUB}, home=Path("/nonexistent"), config={}, timeout=2)
 ARM = f"https://management.azure.com/subscriptions/{SUB}"
 # API versions the doctor pins (each documented on its REST reference page).
-VERSIONS = {"providers": "2021-04-01", "features": "2021-07-01", "usages": "2024-07-01", "permissions": "2022-04-01"}
+VERSIONS = {"providers": "2021-04-01", "features": "2021-07-01", "usages": "2024-07-01", "permissions": "2022-04-01",
+            "roleAssignments": "2022-04-01"}
+OID = "11111111-2222-3333-4444-555555555555"
+# An ARM token is a JWT whose payload names the caller's object id (`oid`); the signature is ARM's business.
+TOKEN = "eyJhbGciOiJub25lIn0." + __import__("base64").urlsafe_b64encode(
+    json.dumps({"oid": OID}).encode()).decode().rstrip("=") + ".sig"
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +40,7 @@ def dev():
 
 @pytest.fixture(autouse=True)
 def token(monkeypatch):
-    monkeypatch.setattr(preflight, "token", lambda live: "eyJ.recorded")
+    monkeypatch.setattr(preflight, "token", lambda live: TOKEN)
 
 
 def by_kind(reqs, kind):
@@ -106,10 +111,13 @@ def test_role_assignments_need_the_deployer_right(dev):
 def arm(answers: dict):
     """A fake ARM: answers by path suffix; checks the bearer token and the pinned api-version."""
     def answer(request: httpx.Request) -> httpx.Response:
-        assert request.method == "GET" and request.headers["Authorization"] == "Bearer eyJ.recorded"
+        assert request.method == "GET" and request.headers["Authorization"] == f"Bearer {TOKEN}"
         path = request.url.path
         kind = ("features" if "/Microsoft.Features/" in path else "usages" if path.endswith("/usages")
-                else "permissions" if path.endswith("/Microsoft.Authorization/permissions") else "providers")
+                else "permissions" if path.endswith("/Microsoft.Authorization/permissions")
+                else "roleAssignments" if path.endswith("/Microsoft.Authorization/roleAssignments") else "providers")
+        if kind == "roleAssignments":
+            assert request.url.params["$filter"] == f"atScope() and assignedTo('{OID}')"
         assert request.url.params["api-version"] == VERSIONS[kind]
         for suffix, reply in answers.items():
             if path.endswith(suffix):
@@ -169,6 +177,7 @@ def test_denied_throttled_timeout_and_no_group_yet_are_unknown(prod):
         "/features/EncryptionAtHost": (429, FIXTURES["throttled"]),
         "/locations/westeurope/usages": httpx.ReadTimeout("read timed out"),
         "/resourceGroups/digits-prod-rg/providers/Microsoft.Authorization/permissions": (404, FIXTURES["not_found"]),
+        "/providers/Microsoft.Authorization/roleAssignments": (200, {"value": []}),
     })
     network = checked[("provider", "Microsoft.Network")]
     assert network.status == Status.unknown and "denied (HTTP 403): no read" in network.detail
@@ -178,6 +187,25 @@ def test_denied_throttled_timeout_and_no_group_yet_are_unknown(prod):
     role = checked[("permission", "Microsoft.Authorization/roleAssignments/write")]
     assert role.status == Status.unknown and "does not exist yet" in role.detail
     assert doctor.exit_code(checked.values()) == 0
+
+
+@pytest.mark.parametrize("role, status", [
+    ("Owner", Status.ok), ("Role Based Access Control Administrator", Status.ok), ("AcrPush", Status.unknown)])
+def test_before_the_group_exists_a_deployer_role_on_the_subscription_counts(prod, role, status):
+    # The group is created by the program; a role assigned at the subscription is inherited by it.
+    from components.providers.azure import roles
+
+    guid = roles.BUILT_IN_ROLES[role].guid
+    assignment = {"properties": {"scope": f"/subscriptions/{SUB}", "principalId": OID,
+                                 "roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{guid}"}}
+    checked, _ = run(prod, {
+        "/resourceGroups/digits-prod-rg/providers/Microsoft.Authorization/permissions": (404, FIXTURES["not_found"]),
+        "/providers/Microsoft.Authorization/roleAssignments": (200, {"value": [assignment]}),
+    })
+    req = checked[("permission", "Microsoft.Authorization/roleAssignments/write")]
+    assert req.status == status
+    if status == Status.ok:
+        assert req.detail == f"{role} at /subscriptions/{SUB}"
 
 
 @pytest.mark.parametrize("actions, not_actions, allowed", [
