@@ -44,6 +44,7 @@ GROUPS: list[tuple[str, str]] = [
     ("cli.env", "env"),
     ("cli.policy", "policy"),
     ("cli.prices", "prices"),
+    ("cli.secrets", "secrets"),
 ]
 
 _state = {"debug": False}

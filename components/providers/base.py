@@ -145,6 +145,9 @@ class RegistryOutputs:
 class ServingOutputs:
     url: Any  # Output[str]: the endpoint URL
     identity: Any  # Output[str]: the identity the service runs as (role ARN / SA e-mail / principal id)
+    # Output[list[dict]]: DNS records the user must create (name, type, value, purpose) when the
+    # program does not manage the domain's zone; None when there is nothing to create.
+    dns_records: Any = None
     # Output[list[{"type", "name", "value"}]]: DNS records the user must create for serving.domain
     # (None when there is no domain, or the program writes them into serving.dns_zone).
     dns_records: Any = None
@@ -260,6 +263,11 @@ class BaseProvider:
         if live is None:
             return self._own("preflight:requirements")(plan)
         return self._own("preflight:check")(plan, requirements or [], live)
+
+    def put_secret(self, spec: "EnvironmentSpec", name: str, value: str, live: Any) -> str:
+        """Write `value` as the new version of the service's secret `name` (a serving.secrets value) in
+        the cloud's secret store; returns where it went. The cloud's `secret_values.py`."""
+        return self._own("secret_values:put")(spec, name, value, live)
 
     def mock_resource(self, typ: str, name: str, inputs: dict, region: str) -> tuple[str, dict]:
         """What the cloud would answer for a resource, for the offline plan (the cloud's `mocks.py`)."""
