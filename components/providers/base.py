@@ -145,9 +145,6 @@ class RegistryOutputs:
 class ServingOutputs:
     url: Any  # Output[str]: the endpoint URL
     identity: Any  # Output[str]: the identity the service runs as (role ARN / SA e-mail / principal id)
-    # Output[list[dict]]: DNS records the user must create (name, type, value, purpose) when the
-    # program does not manage the domain's zone; None when there is nothing to create.
-    dns_records: Any = None
     # Output[list[{"type", "name", "value"}]]: DNS records the user must create for serving.domain
     # (None when there is no domain, or the program writes them into serving.dns_zone).
     dns_records: Any = None
