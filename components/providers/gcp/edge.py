@@ -9,6 +9,12 @@
 - SSL policy: TLS 1.2 minimum with the MODERN profile on the HTTPS proxy; the defaults are
   COMPATIBLE and TLS 1.0 (`gcloud compute ssl-policies create`: --min-tls-version default "1.0",
   --profile default "COMPATIBLE"; https://cloud.google.com/load-balancing/docs/ssl-policies-concepts).
+- Access logs: the load balancer's request log (log id `requests`, monitored resource
+  `http_load_balancer`, sampled at `serving.access_log_sample_rate`) is also routed by a sink to
+  the environment's bucket, where Cloud Logging writes hourly objects under `requests/YYYY/MM/DD/`
+  (https://cloud.google.com/logging/docs/export/configure_export_v2, "Routed log entries are saved
+  to Cloud Storage buckets in hourly batches"); storage.py deletes them after
+  `serving.access_log_days`. The sink's own writer identity may create objects there and nothing else.
 - DNS: a Google-managed certificate is issued only once the domain's A record points at the load
   balancer (https://cloud.google.com/load-balancing/docs/ssl-certificates/google-managed-certs).
   With `serving.dns_zone` (a Cloud DNS managed zone name) the program writes it; otherwise the
@@ -25,6 +31,7 @@ from components.providers.base import BuildContext
 
 from . import limits
 from .foundation import res_opts
+from .identity import prefix_condition
 
 WAF_RULES = ("sqli-v33-stable", "xss-v33-stable", "lfi-v33-stable", "rfi-v33-stable", "rce-v33-stable",
              "methodenforcement-v33-stable", "scannerdetection-v33-stable", "protocolattack-v33-stable",
@@ -77,3 +84,28 @@ def dns_records(parent: pulumi.Resource, ctx: BuildContext, address) -> Any:
         return None
     return pulumi.Output.from_input(address).apply(
         lambda ip: [{"type": "A", "name": serving.domain, "value": ip, "ttl": DNS_TTL}])
+
+
+# Cloud Logging names Cloud Storage objects after the log id: the load balancer's log is `requests`.
+ACCESS_LOG_PREFIX = "requests/"
+
+
+def access_log_sink(parent: pulumi.Resource, ctx: BuildContext, backend_name) -> None:
+    bucket = ctx.storage.bucket
+    sink = gcp.logging.ProjectSink(
+        f"{ctx.prefix}-access-logs", name=limits.gce_name(ctx.prefix, "access-logs"),
+        destination=pulumi.Output.concat("storage.googleapis.com/", bucket),
+        filter=pulumi.Output.format('resource.type="http_load_balancer" AND '
+                                    'resource.labels.backend_service_name="{0}"', backend_name),
+        unique_writer_identity=True, description=f"mlinfra: load balancer access logs of {ctx.prefix}",
+        opts=res_opts(parent, ctx))
+    gcp.storage.BucketIAMMember(
+        f"{ctx.prefix}-access-logs-write", bucket=bucket, role="roles/storage.objectCreator",
+        member=sink.writer_identity,
+        condition={"title": "access-logs-write", "description": f"only objects under {ACCESS_LOG_PREFIX}",
+                   "expression": bucket.apply(lambda b: prefix_condition(b, (ACCESS_LOG_PREFIX,)))},
+        opts=res_opts(parent, ctx))
+
+
+def has_load_balancer(serving) -> bool:
+    return serving.mode == "vm" or bool(serving.domain)

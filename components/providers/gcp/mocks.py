@@ -90,6 +90,9 @@ def new_resource(typ: str, name: str, inputs: dict, region: str = "us-central1")
         if kind == "managedSslCertificate:ManagedSslCertificate":
             out["certificateId"] = int(_num(name, 12))
         return rid, out
+    if typ == "gcp:logging/projectSink:ProjectSink":
+        out["writerIdentity"] = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-logging.iam.gserviceaccount.com"
+        return f"projects/{project}/sinks/{inputs.get('name') or name}", out
     if typ == "gcp:secretmanager/secret:Secret":
         sid = inputs.get("secretId") or name
         out.update(secretId=sid, name=f"projects/{PROJECT_NUMBER}/secrets/{sid}", createTime="2026-01-01T00:00:00Z")

@@ -16,7 +16,7 @@ from components.providers.base import BuildContext, ServingOutputs
 
 from . import limits
 from .container import RUN_RESERVED, plain_env
-from .edge import security_policy
+from .edge import access_log_sink, security_policy
 from .foundation import res_opts
 from .identity import serving_identity
 from .loadbalancer import load_balancer, log_config
@@ -53,6 +53,7 @@ def custom_domain(parent: pulumi.Resource, ctx: BuildContext, service):
         f"{p}-backend", name=limits.gce_name(p, "backend"), protocol="HTTPS",
         load_balancing_scheme="EXTERNAL_MANAGED", backends=[{"group": neg.id}],
         security_policy=security_policy(parent, ctx), log_config=log_config(ctx.spec.service.serving), opts=opts)
+    access_log_sink(parent, ctx, backend.name)
     return load_balancer(parent, ctx, backend)
 
 

@@ -16,7 +16,7 @@ from components.providers.base import BuildContext, ServingOutputs
 
 from . import limits
 from .container import plain_env
-from .edge import security_policy
+from .edge import access_log_sink, security_policy
 from .foundation import res_opts
 from .identity import serving_identity
 from .loadbalancer import load_balancer, log_config
@@ -165,6 +165,7 @@ def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOut
         backends=[{"group": group.instance_group, "balancing_mode": "UTILIZATION", "capacity_scaler": 1.0,
                    "max_utilization": 0.8}],
         security_policy=security_policy(parent, ctx), log_config=log_config(serving), opts=opts)
+    access_log_sink(parent, ctx, backend.name)
     url, records = load_balancer(parent, ctx, backend)
     # What alerts watch: the load balancer's backend service and the group's health.
     ctx.shared["gcp:serving"] = {"kind": "vm", "backend": backend.name, "group": group.name, "health": health.name}

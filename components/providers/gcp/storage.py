@@ -10,6 +10,7 @@ import pulumi_gcp as gcp
 
 from components.providers.base import BuildContext, StorageOutputs
 
+from .edge import ACCESS_LOG_PREFIX, has_load_balancer
 from .foundation import res_opts
 
 # Tier -> GCS storage class, in the order objects move through them.
@@ -29,6 +30,10 @@ def lifecycle_rules(ctx: BuildContext) -> list[dict]:
     rules.append({"action": {"type": "Delete"},
                   "condition": {"days_since_noncurrent_time": st.noncurrent_expire_days, "with_state": "ARCHIVED"}})
     rules.append({"action": {"type": "AbortIncompleteMultipartUpload"}, "condition": {"age": 7}})
+    serving = ctx.spec.service.serving
+    if has_load_balancer(serving):  # its access logs are routed here (edge.access_log_sink)
+        rules.append({"action": {"type": "Delete"},
+                      "condition": {"age": serving.access_log_days, "matches_prefixes": [ACCESS_LOG_PREFIX]}})
     return rules
 
 

@@ -128,3 +128,26 @@ def test_every_planned_type_has_an_api():
     missing = {r.type for r in plan.resources if r.custom and r.type.startswith("gcp:") and api_for_type(r.type) is None}
     assert missing == set()
     assert one(plan, "gcp:dns/recordSet:RecordSet").dependsOn  # waits for dns.googleapis.com
+
+
+def test_access_logs_reach_the_bucket_with_a_retention(https_vm):
+    # The LB's request log is the `http_load_balancer` resource in Cloud Logging, labelled with its
+    # backend_service_name (https://cloud.google.com/logging/docs/api/v2/resource-list); routed to
+    # Cloud Storage it lands in hourly objects under the log id, `requests/`.
+    sink = inputs(https_vm, "gcp:logging/projectSink:ProjectSink")
+    bucket = https_vm.outputs["bucket"]
+    assert sink["destination"] == f"storage.googleapis.com/{bucket}"
+    assert 'resource.type="http_load_balancer"' in sink["filter"]
+    assert 'resource.labels.backend_service_name="digits-prod-backend"' in sink["filter"]
+    assert sink["uniqueWriterIdentity"] is True
+    (grant,) = [g.inputs for g in https_vm.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+                if g.inputs["member"].endswith("@gcp-sa-logging.iam.gserviceaccount.com")]
+    assert grant["role"] == "roles/storage.objectCreator"
+    assert "objects/requests/" in grant["condition"]["expression"]
+    rules = inputs(https_vm, "gcp:storage/bucket:Bucket")["lifecycleRules"]
+    assert {"action": {"type": "Delete"}, "condition": {"age": 30, "matchesPrefixes": ["requests/"]}} in rules
+
+
+def test_no_access_log_sink_without_a_load_balancer():
+    plan = plan_gcp({"serving": {"image": IMAGE}})
+    assert not plan.of_type("gcp:logging/projectSink:ProjectSink")
