@@ -115,9 +115,8 @@ class AzureProvider(BaseProvider):
         if serving.domain and serving.ingress != "public":
             raise ConfigError("mlinfra:service.serving.domain: a custom domain on Azure needs serving.ingress: "
                               "public (internal endpoints answer on their private address only)")
-        if serving.certificate:
-            raise ConfigError("mlinfra:service.serving.certificate: not used on Azure: Container Apps and Front "
-                              "Door issue and renew the domain's certificate themselves; remove it")
+        # serving.certificate (a certificate the user brings, e.g. an ACM ARN for AWS in a shared config) is
+        # not used here: Container Apps and Front Door issue and renew the domain's certificate themselves.
         if serving.firewall and serving.mode == "serverless":
             raise ConfigError("mlinfra:service.serving.firewall: a web application firewall on Azure is built in "
                               "front of VM serving (Front Door Premium); with serving.mode: serverless remove it")

@@ -98,7 +98,6 @@ def test_custom_domain_is_supported_on_public_endpoints():
 
 @pytest.mark.parametrize("serving, key", [
     ({"ingress": "internal", "domain": "api.example.com"}, "serving.domain"),
-    ({"domain": "api.example.com", "certificate": "arn:x"}, "serving.certificate"),
     ({"firewall": True}, "serving.firewall"),
     ({"domain": "api.example.com", "dns_zone": "a/b/c"}, "serving.dns_zone"),
 ])
