@@ -6,9 +6,10 @@ container in the foreground. systemd restarts it until it works (`Restart=always
 role assignment still propagating or a registry hiccup is retried, never a dead instance.
 
 Release (the Custom Script extension's settings, in the scale set model): the image by digest and the
-container's environment. A new digest changes the model, which the rolling upgrade policy rolls out
-batch by batch behind the health probe; custom data alone would not do it (cloud-init runs once, and
-"customData ... changes apply only to new instances or reimage").
+container's environment. A new digest changes the model ("Changes to the scale set model include ...
+add/remove extensions", "Upgrade policy modes for Virtual Machine Scale Sets"), which the rolling upgrade
+policy applies batch by batch behind the health probe. Custom data alone would not do it: cloud-init
+runs it at first boot only, so an updated instance would keep its old container.
 """
 from __future__ import annotations
 
