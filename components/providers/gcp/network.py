@@ -17,7 +17,8 @@ from .foundation import res_opts
 from .limits import gce_name
 
 # Where Google's own traffic comes from (documented, fixed ranges):
-# health checks and the external Application Load Balancer's proxies ...
+# health checks and the global external Application Load Balancer's proxies (GFEs use the health
+# check ranges: https://cloud.google.com/load-balancing/docs/firewall-rules) ...
 GOOGLE_LB_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
 # ... and Identity-Aware Proxy TCP forwarding (`gcloud compute ssh --tunnel-through-iap`).
 IAP_RANGE = "35.235.240.0/20"

@@ -62,7 +62,9 @@ def secret_lines(secrets: dict[str, str]) -> list[str]:
 
 def startup_script(image: str, port: int, env: dict[str, str], registry_host: str,
                    secrets: dict[str, str] | None = None) -> str:
-    """Run the image on the host network's port; COS has docker and the GCR credential helper.
+    """Run the image on the host network's port; COS has docker and docker-credential-gcr, "the
+    recommended way to access private images in Artifact Registry"
+    (https://cloud.google.com/container-optimized-os/docs/how-to/run-container-instance).
 
     Runs at every boot. `env` is plain configuration (it is visible in the instance metadata to
     anyone who may read the instance); secrets are fetched from Secret Manager here, at boot, into
