@@ -115,6 +115,25 @@ def new_resource(typ: str, name: str, inputs: dict, region: str = "us-east-1") -
         return fs, out
     if typ == "aws:efs/mountTarget:MountTarget":
         return f"fsmt-{_hex(name)}", out
+    if typ == "aws:acm/certificate:Certificate":
+        # ACM answers DNS validation with one CNAME per name: _<token>.<domain> -> _<token>.acm-validations.aws.
+        cert = _uuid(name)
+        domain = inputs.get("domainName", "example.com")
+        out.update(arn=f"arn:aws:acm:{region}:{ACCOUNT}:certificate/{cert}", status="PENDING_VALIDATION",
+                   domainValidationOptions=[{
+                       "domainName": domain, "resourceRecordName": f"_{_hex(domain, 32)}.{domain}.",
+                       "resourceRecordType": "CNAME",
+                       "resourceRecordValue": f"_{_hex(domain + 'v', 32)}.abcdefghij.acm-validations.aws."}])
+        return out["arn"], out
+    if typ == "aws:acm/certificateValidation:CertificateValidation":
+        return f"{inputs.get('certificateArn')}-validation", out
+    if typ == "aws:route53/record:Record":
+        out.update(fqdn=str(inputs.get("name", "")).rstrip("."))
+        return f"{inputs.get('zoneId')}_{inputs.get('name')}_{inputs.get('type')}", out
+    if typ == "aws:wafv2/webAcl:WebAcl":
+        acl = inputs.get("name") or name
+        out.update(arn=f"arn:aws:wafv2:{region}:{ACCOUNT}:regional/webacl/{acl}/{_uuid(name)}")
+        return _uuid(name), out
     if typ == "aws:secretsmanager/secret:Secret":
         # Secrets Manager appends six random characters to the name in the ARN.
         secret = inputs.get("name") or name
@@ -149,6 +168,10 @@ def call(token: str, args: dict, region: str = "us-east-1") -> dict:
         return {"names": [f"{region}a", f"{region}b", f"{region}c"], "zoneIds": ["z1", "z2", "z3"], "id": region}
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
         return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/mock", "userId": "AIDAMOCK", "id": ACCOUNT}
+    if token == "aws:route53/getZone:getZone":
+        zone = str(args.get("name", "example.com")).rstrip(".")
+        return {"zoneId": f"Z{_hex(zone, 13).upper()}", "name": zone, "id": f"Z{_hex(zone, 13).upper()}",
+                "privateZone": False}
     if token == "aws:index/getRegion:getRegion":
         return {"name": region, "region": region, "id": region}
     if token == "aws:index/getPartition:getPartition":

@@ -40,10 +40,11 @@ class AwsProvider(BaseProvider):
     }
 
     # -- names -------------------------------------------------------------------------------
-    def bucket_name(self, ctx_or_spec) -> str:
+    def bucket_name(self, ctx_or_spec, role: str = "data") -> str:
+        """`role`: data (the service's bucket) or logs (load balancer access logs, SSE-S3 only)."""
         spec = getattr(ctx_or_spec, "spec", ctx_or_spec)
         # S3: 3-63 chars of lowercase letters, digits, hyphens; globally unique, hence the hash.
-        name = f"{spec.service.name}-{spec.env}-data-{short_hash(spec.project, spec.stack, spec.region, length=8)}"
+        name = f"{spec.service.name}-{spec.env}-{role}-{short_hash(spec.project, spec.stack, spec.region, length=8)}"
         return checked(name, what="S3 bucket", pattern=r"[a-z0-9][a-z0-9-]*[a-z0-9]", min_len=3, max_len=63,
                        limit="S3 bucket: 3-63 lowercase letters, digits and hyphens")
 
@@ -54,6 +55,7 @@ class AwsProvider(BaseProvider):
 
     def check_names(self, spec) -> None:
         self.bucket_name(spec)
+        self.bucket_name(spec, "logs")
         self.repository_name(spec)
 
     def check_cloud_specific(self, spec) -> None:
@@ -78,9 +80,6 @@ class AwsProvider(BaseProvider):
         else:
             sizes.vm_instance_type(sv.cpu, sv.memory_gib, sv.machine_type)
             images.checked(sv.machine_image, images.AL2023, "serving.machine_image")
-        if sv.domain and not sv.certificate:
-            raise ConfigError(f"mlinfra:service.serving.certificate: AWS serves {sv.domain} over HTTPS with an ACM "
-                              f"certificate; give the ARN of a certificate for it in {spec.region}")
         if sv.certificate and not re.fullmatch(ACM_ARN, sv.certificate):
             raise ConfigError(f"mlinfra:service.serving.certificate: {sv.certificate!r} is not an ACM certificate ARN "
                               f"(arn:aws:acm:{spec.region}:<account>:certificate/<id>)")

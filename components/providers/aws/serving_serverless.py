@@ -64,7 +64,7 @@ def build_serverless(provider, parent: pulumi.Resource, ctx: BuildContext) -> Se
     opts = pulumi.ResourceOptions(parent=parent)
     cpu, memory = fargate_size(sv.cpu, sv.memory_gib)
     net = network(ctx, parent)
-    front = frontend(ctx, parent, net, target_type="ip")
+    front = frontend(provider, ctx, parent, net, target_type="ip")
 
     logs = aws.cloudwatch.LogGroup(f"{p}-serving-logs", name=f"/mlinfra/{p}/serving",
                                    retention_in_days=LOG_RETENTION_DAYS, tags=ctx.tags, opts=opts)
@@ -126,4 +126,4 @@ def build_serverless(provider, parent: pulumi.Resource, ctx: BuildContext) -> Se
         },
         opts=opts)
     ctx.shared["aws:frontend"] = front
-    return ServingOutputs(url=front.url, identity=task_role.role.arn)
+    return ServingOutputs(url=front.url, identity=task_role.role.arn, dns_records=front.dns_records)

@@ -68,7 +68,7 @@ def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOut
     sv = ctx.spec.service.serving
     opts = pulumi.ResourceOptions(parent=parent)
     net = network(ctx, parent)
-    front = frontend(ctx, parent, net, target_type="instance")
+    front = frontend(provider, ctx, parent, net, target_type="instance")
     logs = aws.cloudwatch.LogGroup(f"{p}-serving-logs", name=f"/mlinfra/{p}/serving",
                                    retention_in_days=LOG_RETENTION_DAYS, tags=ctx.tags, opts=opts)
     secrets = service_secrets(ctx, parent)
@@ -106,7 +106,7 @@ def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOut
                                     depends_on=[front.listener, *net.private_routes, *ident.ready]))
     _cpu_scaling(ctx, parent, group)
     ctx.shared["aws:frontend"] = front
-    return ServingOutputs(url=front.url, identity=ident.role.arn)
+    return ServingOutputs(url=front.url, identity=ident.role.arn, dns_records=front.dns_records)
 
 
 def _cpu_scaling(ctx: BuildContext, parent: pulumi.Resource, group: aws.autoscaling.Group) -> None:

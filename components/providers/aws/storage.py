@@ -60,35 +60,47 @@ def lifecycle_rules(ctx: BuildContext) -> list[dict]:
     return rules
 
 
-def build_storage(provider, parent: pulumi.Resource, ctx: BuildContext) -> StorageOutputs:
-    p = ctx.prefix
-    opts = pulumi.ResourceOptions(parent=parent)
-    st = ctx.spec.service.storage
-    bucket = aws.s3.Bucket(f"{p}-data", bucket=provider.bucket_name(ctx), force_destroy=st.force_destroy,
-                           tags=ctx.tags, opts=opts)
+def private_bucket(ctx: BuildContext, parent: pulumi.Resource, logical: str, name: str, *, force_destroy: bool,
+                   sse_algorithm: str, rules: list[dict],
+                   extra_statements=lambda arn: []) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
+    """A bucket with every control the policy pack requires (public access block, owner-enforced
+    objects, default encryption, versioning, lifecycle) and a TLS-only policy, plus any statements
+    `extra_statements(bucket_arn)` adds (e.g. log delivery). Returns (bucket, its policy)."""
+    bucket = aws.s3.Bucket(logical, bucket=name, force_destroy=force_destroy, tags=ctx.tags,
+                           opts=pulumi.ResourceOptions(parent=parent))
     dep = pulumi.ResourceOptions(parent=parent, depends_on=[bucket])
-    aws.s3.BucketPublicAccessBlock(f"{p}-data-public-access", bucket=bucket.id, block_public_acls=True,
+    aws.s3.BucketPublicAccessBlock(f"{logical}-public-access", bucket=bucket.id, block_public_acls=True,
                                    block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
                                    opts=dep)
-    aws.s3.BucketOwnershipControls(f"{p}-data-ownership", bucket=bucket.id,
+    aws.s3.BucketOwnershipControls(f"{logical}-ownership", bucket=bucket.id,
                                    rule={"object_ownership": "BucketOwnerEnforced"}, opts=dep)
     aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{p}-data-encryption", bucket=bucket.id,
-        rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}, "bucket_key_enabled": True}],
+        f"{logical}-encryption", bucket=bucket.id,
+        rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": sse_algorithm},
+                "bucket_key_enabled": True}],
         opts=dep)
-    versioning = aws.s3.BucketVersioning(f"{p}-data-versioning", bucket=bucket.id,
+    versioning = aws.s3.BucketVersioning(f"{logical}-versioning", bucket=bucket.id,
                                          versioning_configuration={"status": "Enabled"}, opts=dep)
-    aws.s3.BucketLifecycleConfiguration(f"{p}-data-lifecycle", bucket=bucket.id, rules=lifecycle_rules(ctx),
+    aws.s3.BucketLifecycleConfiguration(f"{logical}-lifecycle", bucket=bucket.id, rules=rules,
                                         opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]))
-    aws.s3.BucketPolicy(
-        f"{p}-data-tls-only", bucket=bucket.id,
-        policy=bucket.arn.apply(lambda arn: json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                "Resource": [arn, f"{arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }],
-        })),
+    policy = aws.s3.BucketPolicy(
+        f"{logical}-tls-only", bucket=bucket.id,
+        policy=bucket.arn.apply(lambda arn: pulumi.Output.from_input(extra_statements(arn)).apply(
+            lambda extra: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                    "Resource": [arn, f"{arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }, *extra],
+            }))),
         opts=dep)
+    return bucket, policy
+
+
+def build_storage(provider, parent: pulumi.Resource, ctx: BuildContext) -> StorageOutputs:
+    p = ctx.prefix
+    st = ctx.spec.service.storage
+    bucket, _ = private_bucket(ctx, parent, f"{p}-data", provider.bucket_name(ctx), force_destroy=st.force_destroy,
+                               sse_algorithm="aws:kms", rules=lifecycle_rules(ctx))
     return StorageOutputs(bucket=bucket.bucket, url=pulumi.Output.concat("s3://", bucket.bucket), resource_id=bucket.arn)

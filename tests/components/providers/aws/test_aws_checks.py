@@ -76,9 +76,9 @@ def test_a_machine_type_override_must_look_like_an_ec2_type():
     assert str(err).startswith("mlinfra:service.serving.machine_type:") and "m7i.large" in str(err)
 
 
-def test_a_domain_needs_an_acm_certificate_in_the_region():
-    err = refused({"serving": {"min_instances": 1, "domain": "api.example.com"}})
-    assert str(err).startswith("mlinfra:service.serving.certificate:") and "eu-west-1" in str(err)
+def test_a_given_certificate_must_be_an_acm_arn_in_the_region():
+    # Without one, the program requests an ACM certificate itself (ingress.py); a given one must be
+    # an ACM ARN in the load balancer's region ("an ALB ... certificate from ACM in the same Region").
     err = refused({"serving": {"min_instances": 1, "domain": "api.example.com", "certificate": "my-cert"}})
     assert "not an ACM certificate ARN" in str(err)
     other = "arn:aws:acm:us-east-1:123456789012:certificate/abc-123"

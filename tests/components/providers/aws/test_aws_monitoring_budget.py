@@ -121,7 +121,8 @@ def test_the_budgets_tag_keys_are_the_ones_resources_carry():
     plan = plan_aws(SERVICE, env="prod")
     keys = [a["tags"]["key"] for a in inputs(plan, "aws:budgets/budget:Budget")["filterExpression"]["ands"]]
     assert keys == list(COST_ALLOCATION_TAGS)
-    assert all(set(keys) <= set(inputs(plan, t)["tags"]) for t in ("aws:s3/bucket:Bucket", "aws:ecr/repository:Repository"))
+    assert all(set(keys) <= set(r.inputs["tags"]) for t in ("aws:s3/bucket:Bucket", "aws:ecr/repository:Repository")
+               for r in plan.of_type(t))
 
 
 def test_without_alerts_the_budget_mails_the_addresses_directly():

@@ -101,7 +101,9 @@ def test_load_balancer_forwards_http_to_a_target_group_checking_the_health_path(
 def test_with_a_certificate_http_redirects_to_https_and_the_endpoint_is_the_domain(https_internal):
     listeners = {r.inputs["port"]: r.inputs for r in https_internal.of_type("aws:lb/listener:Listener")}
     assert listeners[443]["protocol"] == "HTTPS" and listeners[443]["certificateArn"] == CERT
-    assert listeners[443]["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    # AWS's recommended policy: TLS 1.2+ with hybrid post-quantum key exchange ("Security policies for
+    # your Application Load Balancer", https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html).
+    assert listeners[443]["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
     assert listeners[443]["defaultActions"][0]["type"] == "forward"
     assert listeners[80]["defaultActions"] == [{"type": "redirect", "redirect": {
         "port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}}]

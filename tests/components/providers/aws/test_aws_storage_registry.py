@@ -13,13 +13,21 @@ from .util import SERVERLESS, plan_aws
 TAGS = {"service": "digits", "environment": "dev", "stack": "dev", "managed-by": "mlinfra", "team": "ml"}
 
 
+
+def data(plan, role: str) -> dict:
+    """Inputs of the data bucket's resource `role` (the load balancer's access-log bucket is separate)."""
+    [found] = [r for r in plan.resources
+               if r.type.startswith("aws:s3/") and r.name.endswith(f"-{role}") and "-logs" not in r.name]
+    return found.inputs
+
+
 @pytest.fixture(scope="module")
 def plan():
     return plan_aws(SERVERLESS, tags={"team": "ml"})
 
 
 def test_bucket_is_named_within_limits_tagged_and_kept_on_destroy_by_default(plan):
-    bucket = inputs(plan, "aws:s3/bucket:Bucket")
+    bucket = data(plan, "data")
     assert bucket["bucket"].startswith("digits-dev-data-") and len(bucket["bucket"]) == len("digits-dev-data-") + 8
     assert bucket["forceDestroy"] is False
     assert bucket["tags"] == TAGS
@@ -28,23 +36,23 @@ def test_bucket_is_named_within_limits_tagged_and_kept_on_destroy_by_default(pla
 
 
 def test_bucket_is_private_encrypted_and_versioned(plan):
-    block = inputs(plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    block = data(plan, "data-public-access")
     assert {k: block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
                                   "restrictPublicBuckets")} == dict.fromkeys(
         ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"), True)
-    sse = inputs(plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    sse = data(plan, "data-encryption")
     assert sse["rules"] == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"},
                              "bucketKeyEnabled": True}]
-    versioning = inputs(plan, "aws:s3/bucketVersioning:BucketVersioning")
+    versioning = data(plan, "data-versioning")
     assert versioning["versioningConfiguration"] == {"status": "Enabled"}
-    ownership = inputs(plan, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    ownership = data(plan, "data-ownership")
     assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
 
 
 def test_bucket_policy_denies_plain_http(plan):
-    policy = json.loads(inputs(plan, "aws:s3/bucketPolicy:BucketPolicy")["policy"])
+    policy = json.loads(data(plan, "data-tls-only")["policy"])
     [deny] = policy["Statement"]
-    arn = f"arn:aws:s3:::{inputs(plan, 'aws:s3/bucket:Bucket')['bucket']}"
+    arn = f"arn:aws:s3:::{data(plan, 'data')['bucket']}"
     assert deny["Effect"] == "Deny" and deny["Resource"] == [arn, f"{arn}/*"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
@@ -54,7 +62,7 @@ def test_prefixes_age_only_into_classes_their_readers_can_read(plan):
     # restored first ("Restoring an archived object",
     # https://docs.aws.amazon.com/AmazonS3/latest/userguide/restoring-objects.html). Training reads
     # data/ directly, so it stops at GLACIER_IR; runs/ is read back on purpose and may archive.
-    rules = {r["id"]: r for r in inputs(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]}
+    rules = {r["id"]: r for r in data(plan, "data-lifecycle")["rules"]}
     assert set(rules) == {"tier-data", "tier-runs", "expire-old-versions"}
     for prefix in ("data", "runs"):
         rule = rules[f"tier-{prefix}"]
@@ -72,10 +80,10 @@ def test_prefixes_age_only_into_classes_their_readers_can_read(plan):
 def test_tier_ages_come_from_the_spec():
     plan = plan_aws({**SERVERLESS, "storage": {"warm_after_days": 45, "cold_after_days": 120,
                                                "archive_after_days": 400, "force_destroy": True}})
-    rule = next(r for r in inputs(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]
+    rule = next(r for r in data(plan, "data-lifecycle")["rules"]
                 if r["id"] == "tier-runs")
     assert [t["days"] for t in rule["transitions"]] == [45, 120, 400]
-    assert inputs(plan, "aws:s3/bucket:Bucket")["forceDestroy"] is True
+    assert data(plan, "data")["forceDestroy"] is True
     assert inputs(plan, "aws:ecr/repository:Repository")["forceDelete"] is True
 
 
@@ -113,7 +121,7 @@ def test_the_image_is_pushed_to_the_repository_and_is_what_serving_runs(plan):
 @pytest.mark.parametrize("service,env", [("ab", "d1"), ("a" * 20, "e" * 24)])
 def test_shortest_and_longest_derived_bucket_names_plan(service, env):
     plan = plan_aws({**SERVERLESS, "name": service}, env=env)
-    name = inputs(plan, "aws:s3/bucket:Bucket")["bucket"]
+    name = data(plan, "data")["bucket"]
     assert name.startswith(f"{service}-{env}-data-") and len(name) == 15 + len(service) + len(env)
     assert 3 <= len(name) <= 63
 
@@ -151,6 +159,6 @@ def test_s3_lifecycle_30_day_rules_are_refused_before_any_resource(storage, key,
 def test_s3_lifecycle_exactly_30_days_apart_is_accepted():
     plan = plan_aws({**SERVERLESS, "storage": {"warm_after_days": 30, "cold_after_days": 60,
                                                "archive_after_days": 61}})
-    rule = next(r for r in inputs(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]
+    rule = next(r for r in data(plan, "data-lifecycle")["rules"]
                 if r["id"] == "tier-runs")
     assert [t["days"] for t in rule["transitions"]] == [30, 60, 61]
