@@ -27,6 +27,21 @@ from .foundation import res_opts
 from .limits import label_value
 
 
+def quota_provider(parent: pulumi.Resource, ctx: BuildContext):
+    """A provider that bills Budget API quota to the deployment's own project.
+
+    A budget lives on the billing account, so it has no project to bill quota to; with user
+    credentials (gcloud ADC) the Budget API then refuses the call for want of a quota project.
+    billing_project is taken from the project the deployment resolves (gcp:project or the
+    credentials' default), so it is set even when gcp:project is not; the caller needs
+    serviceusage.services.use on it (terraform-provider-google provider reference:
+    user_project_override, billing_project).
+    """
+    return gcp.Provider(f"{ctx.prefix}-budget-gcp", project=ctx.base.project, billing_project=ctx.base.project,
+                        user_project_override=True, region=ctx.spec.region,
+                        opts=pulumi.ResourceOptions(parent=parent))
+
+
 def build_budget(provider, parent: pulumi.Resource, ctx: BuildContext) -> BudgetOutputs:
     spec = ctx.spec
     budget = spec.service.budget
@@ -48,5 +63,5 @@ def build_budget(provider, parent: pulumi.Resource, ctx: BuildContext) -> Budget
                        "calendar_period": "MONTH", "credit_types_treatment": "INCLUDE_ALL_CREDITS"},
         # Billing e-mails still go to the account's admins; the channels add the service's owners.
         all_updates_rule={"monitoring_notification_channels": channels, "disable_default_iam_recipients": False},
-        opts=res_opts(parent, ctx))
+        opts=res_opts(parent, ctx, provider=quota_provider(parent, ctx)))
     return BudgetOutputs(budget=b.name)

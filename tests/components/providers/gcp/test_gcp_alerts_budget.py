@@ -142,3 +142,11 @@ def test_provider_sends_a_quota_project():
     (prov,) = [r for r in plan.resources if r.type == "pulumi:providers:gcp"]
     assert prov.inputs["userProjectOverride"] in (True, "true")
     assert prov.inputs["billingProject"] == prov.inputs["project"] == "acme-ml"
+
+
+def test_budget_quota_project_is_the_deployment_project(serverless):
+    # Without gcp:project the main provider has no billing_project; the budget gets a provider whose
+    # quota project is the project the deployment resolved (here the credentials' default).
+    (prov,) = [r for r in serverless.resources if r.type == "pulumi:providers:gcp" and r.name == "digits-dev-budget-gcp"]
+    assert prov.inputs["billingProject"] == prov.inputs["project"] == "mlinfra-mock-project"
+    assert prov.inputs["userProjectOverride"] in (True, "true")
