@@ -77,8 +77,13 @@ def ecr_statements(repository_arn: str) -> list[dict]:
 
 
 def logs_statements(log_group_arn: str) -> list[dict]:
+    # Service Authorization Reference, Amazon CloudWatch Logs
+    # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html):
+    # CreateLogStream is authorized on the log-group resource (…:log-group:<name>), PutLogEvents on
+    # the log-stream (…:log-group:<name>:log-stream:<stream>). The group ARN from the provider has
+    # no ":*" suffix, so both forms are listed.
     return [{"Sid": "WriteLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-             "Resource": [f"{log_group_arn}:log-stream:*"]}]
+             "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"]}]
 
 
 def policy_document(statements: pulumi.Input[list]) -> pulumi.Output[str]:

@@ -209,8 +209,10 @@ def test_execution_role_pulls_from_this_repository_and_writes_this_log_group(pla
         "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
     assert sids["RegistryLogin"] == {"Sid": "RegistryLogin", "Effect": "Allow",
                                      "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"}
-    assert sids["WriteLogs"]["Resource"] == [
-        "arn:aws:logs:eu-west-1:123456789012:log-group:/mlinfra/digits-dev/serving:log-stream:*"]
+    # Service Authorization Reference, CloudWatch Logs: CreateLogStream acts on the log-group resource,
+    # PutLogEvents on log-stream resources of it; nothing outside this group.
+    group = "arn:aws:logs:eu-west-1:123456789012:log-group:/mlinfra/digits-dev/serving"
+    assert sids["WriteLogs"]["Resource"] == [group, f"{group}:log-stream:*"]
 
 
 def test_no_policy_grants_every_action_or_any_resource_but_the_registry_login(plan):
