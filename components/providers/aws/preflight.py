@@ -52,7 +52,8 @@ def quota_code(instance_type: str, spot: bool) -> Optional[str]:
 # list_elasticloadbalancingv2.html, list_amazonelasticcontainerservice.html,
 # list_applicationautoscaling.html, list_amazoncloudwatchlogs.html, list_amazoncloudwatch.html,
 # list_amazonsns.html, list_awsbudgetservice.html (CreateBudget is authorised by budgets:ModifyBudget),
-# list_awscostexplorerservice.html.
+# list_awscostexplorerservice.html, list_awscertificatemanager.html, list_awswafv2.html,
+# list_awssecretsmanager.html, list_amazonroute53.html.
 ACTIONS: dict[str, tuple[str, ...]] = {
     "aws:s3/bucket:Bucket": ("s3:CreateBucket",),
     "aws:s3/bucketPolicy:BucketPolicy": ("s3:PutBucketPolicy",),
@@ -99,6 +100,15 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "aws:sns/topic:Topic": ("sns:CreateTopic",),
     "aws:sns/topicPolicy:TopicPolicy": ("sns:SetTopicAttributes",),
     "aws:sns/topicSubscription:TopicSubscription": ("sns:Subscribe",),
+    "aws:acm/certificate:Certificate": ("acm:RequestCertificate",),
+    "aws:acm/certificateValidation:CertificateValidation": ("acm:DescribeCertificate",),
+    "aws:wafv2/webAcl:WebAcl": ("wafv2:CreateWebACL",),
+    # Associating a web ACL with an ALB also takes elasticloadbalancing:SetWebACL (list_awswafv2.html,
+    # AssociateWebACL "Dependent actions").
+    "aws:wafv2/webAclAssociation:WebAclAssociation": ("wafv2:AssociateWebACL", "elasticloadbalancing:SetWebACL"),
+    "aws:secretsmanager/secret:Secret": ("secretsmanager:CreateSecret",),
+    "aws:secretsmanager/secretPolicy:SecretPolicy": ("secretsmanager:PutResourcePolicy",),
+    "aws:route53/record:Record": ("route53:ChangeResourceRecordSets",),
     "aws:budgets/budget:Budget": ("budgets:ModifyBudget",),
     "aws:costexplorer/costAllocationTag:CostAllocationTag": ("ce:UpdateCostAllocationTagsStatus",),
 }
