@@ -103,8 +103,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "aws:acm/certificate:Certificate": ("acm:RequestCertificate",),
     "aws:acm/certificateValidation:CertificateValidation": ("acm:DescribeCertificate",),
     "aws:wafv2/webAcl:WebAcl": ("wafv2:CreateWebACL",),
-    # Associating a web ACL with an ALB also takes elasticloadbalancing:SetWebACL (list_awswafv2.html,
-    # AssociateWebACL "Dependent actions").
+    # AssociateWebACL "requires permissions that are specific to the protected resource type" (WAFV2 API
+    # Reference, AssociateWebACL; WAF Developer Guide "Permissions for AssociateWebACL"): an ALB's is
+    # elasticloadbalancing:SetWebACL.
     "aws:wafv2/webAclAssociation:WebAclAssociation": ("wafv2:AssociateWebACL", "elasticloadbalancing:SetWebACL"),
     "aws:secretsmanager/secret:Secret": ("secretsmanager:CreateSecret",),
     "aws:secretsmanager/secretPolicy:SecretPolicy": ("secretsmanager:PutResourcePolicy",),
