@@ -1,7 +1,39 @@
-"""`mlinfra cost`: the monthly estimate per resource and the total per cloud, side by side."""
+"""`mlinfra cost`: the monthly estimate per resource and per cloud, serverless vs VM per traffic level, idle vs loaded."""
 from __future__ import annotations
 
+import re
+from typing import Annotated, Optional
+
+import typer
+
 from cli.options import CloudOpt, EnvsOpt, OutputFormat, OutputOpt, PlanFileOpt, ProjectDirOpt
+
+RequestsOpt = Annotated[Optional[str], typer.Option(
+    "--requests", help="Requests per month, comma-separated (e.g. 100k,1M,10M): serverless vs VM cost and the "
+                       "break-even per cloud.")]
+SummaryOpt = Annotated[bool, typer.Option(
+    "--summary", help="Idle and loaded monthly cost per environment and cloud, with a pull-request preview "
+                      "(the README table).")]
+
+_SUFFIX = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9}
+
+
+def parse_levels(text: str) -> list[float]:
+    """`100k,1M,2.5e6,1_000` -> [100000.0, 1000000.0, 2500000.0, 1000.0]; a bad item is a usage error (exit 2)."""
+    levels = []
+    for item in (part.strip() for part in text.split(",")):
+        match = re.fullmatch(r"([0-9_]*\.?[0-9_]+(?:e[0-9]+)?)([kmb]?)", item.lower())
+        if not match:
+            raise typer.BadParameter(f"{item!r} is not a request count; allowed: numbers with an optional k, M or B "
+                                     "suffix, comma-separated (e.g. 100k,1M)", param_hint="--requests")
+        levels.append(float(match.group(1).replace("_", "")) * _SUFFIX[match.group(2)])
+    return levels
+
+
+def snapshot_line(clouds) -> str:
+    from cost.snapshot import snapshot_date
+
+    return "Price snapshot: " + ", ".join(f"{c} {snapshot_date(c)}" for c in dict.fromkeys(clouds))
 
 
 def report_table(report):
@@ -33,14 +65,99 @@ def totals_table(reports):
     return table
 
 
+def _print_unpriced(console, items) -> None:
+    for item in items:
+        console.print(f"  unpriced: {item['type']} {item['urn'].rsplit('::', 1)[-1]} ({item['reason']})",
+                      soft_wrap=True, markup=False)
+
+
+def _requests(levels, project_dir, env, cloud, output) -> None:
+    from cost.compare import compare, mode_plans
+    from cost.snapshot import snapshot_date
+    from stacks.config import find_project_dir
+
+    pairs = mode_plans(find_project_dir(project_dir), env, cloud)
+    results = [(p["serverless"].env, compare(p, levels)) for p in pairs]
+    if output == OutputFormat.json:
+        from cli.output import emit_json
+
+        emit_json({"snapshot_dates": {r.cloud: snapshot_date(r.cloud) for _, r in results},
+                   "comparisons": [{"env": e, **r.to_dict()} for e, r in results]})
+        return
+    from rich.table import Table
+
+    from cli.output import console
+
+    for env_name, r in results:
+        table = Table(title=f"{env_name} on {r.cloud} ({r.region}): serving per month, storage and registry aside",
+                      title_justify="left")
+        for name in ("Requests/month", "Serverless USD", "VM USD", "Cheaper"):
+            table.add_column(name, justify="right" if name != "Cheaper" else "left")
+        for i, n in enumerate(r.levels):
+            s, v = r.usd["serverless"][i], r.usd["vm"][i]
+            table.add_row(f"{n:,.0f}", f"{s:,.2f}", f"{v:,.2f}", "serverless" if s < v else "VM" if v < s else "equal")
+        console.print(table)
+        if r.break_even is None:
+            console.print(f"  break-even: serverless stays cheaper up to {1e11:,.0f} requests/month", markup=False)
+        else:
+            console.print(f"  break-even: VMs cost no more than serverless from {r.break_even:,.0f} requests/month",
+                          markup=False)
+        for mode, items in r.unpriced.items():
+            for item in items:
+                console.print(f"  unpriced ({mode}): {item['type']} ({item['reason']})", soft_wrap=True, markup=False)
+    console.print(snapshot_line(r.cloud for _, r in results), markup=False)
+    console.print("Each request is assumed to keep one vCPU busy for usage.request_seconds; VMs scale out at "
+                  "serving.scale_out_cpu_percent. List prices, free tiers not applied.", soft_wrap=True, markup=False)
+
+
+def _summary(project_dir, env, cloud, output) -> None:
+    from cost.compare import env_cost, markdown_table
+    from cost.snapshot import snapshot_date
+    from stacks.config import find_project_dir
+    from stacks.planning import default_jobs, plan_targets
+
+    folder = find_project_dir(project_dir)
+    wanted = cloud or "all"
+    plans = plan_targets(folder, envs=env, cloud=wanted, verdicts=False, jobs=default_jobs())
+    preview = plan_targets(folder, cloud=wanted, pr=1, verdicts=False, jobs=default_jobs())
+    # dev, then the preview of dev, then the other environments: the order the README reads.
+    costs = [env_cost(p) for p in plans if p.env == "dev"]
+    for p in preview:
+        costs.append(env_cost(p))
+        costs[-1].env = f"preview ({p.env})"
+    costs += [env_cost(p) for p in plans if p.env != "dev"]
+    dates = {c.cloud: snapshot_date(c.cloud) for c in costs}
+    if output == OutputFormat.json:
+        from cli.output import emit_json
+
+        emit_json({"snapshot_dates": dates, "environments": [c.to_dict() for c in costs]})
+        return
+    from cli.output import console
+
+    console.print(markdown_table(costs, dates), markup=False, soft_wrap=True)
+    for c in costs:
+        for item in c.unpriced:
+            console.print(f"  unpriced in {c.env} on {c.cloud}: {item['type']} ({item['reason']})",
+                          soft_wrap=True, markup=False)
+
+
 def cost(
     env: EnvsOpt = None,
     cloud: CloudOpt = None,
     plan_file: PlanFileOpt = None,
+    requests: RequestsOpt = None,
+    summary: SummaryOpt = False,
     output: OutputOpt = OutputFormat.text,
     project_dir: ProjectDirOpt = None,
 ) -> None:
-    """Estimate what each stack costs a month, from list prices and the usage section of its description."""
+    """Estimate what each stack costs a month from the dated price snapshot, in each stack's own region."""
+    if (requests is not None or summary) and plan_file is not None:
+        raise typer.BadParameter("--requests and --summary plan the environment; they cannot read a --plan-file",
+                                 param_hint="--plan-file")
+    if requests is not None:
+        return _requests(parse_levels(requests), project_dir, env, cloud, output)
+    if summary:
+        return _summary(project_dir, env, cloud, output)
     from cost.estimate import estimate
     from stacks.planning import load_plans
 
@@ -51,17 +168,15 @@ def cost(
     if output == OutputFormat.json:
         from cli.output import emit_json
 
-        emit_json({"estimates": [{"stack": r.stack, "env": r.env, "cloud": r.cloud, "region": r.region, **r.to_dict()}
-                                 for r in reports],
+        emit_json({"estimates": [{"stack": r.stack, "env": r.env, "cloud": r.cloud, **r.to_dict()} for r in reports],
                    "totals": totals})
         return
     from cli.output import console
 
     for r in reports:
         console.print(report_table(r))
-        for item in r.unpriced:
-            console.print(f"  [yellow]unpriced[/]: {item['type']} {item['urn'].rsplit('::', 1)[-1]} ({item['reason']})",
-                          soft_wrap=True)
+        _print_unpriced(console, r.unpriced)
     console.print(totals_table(reports))
+    console.print(snapshot_line(r.cloud for r in reports), markup=False)
     console.print("* estimate from usage assumptions (mlinfra:service.usage); list prices before discounts and "
-                  "free tiers, in each cloud's reference region", soft_wrap=True)
+                  "free tiers, each resource in its own region", soft_wrap=True, markup=False)

@@ -1,7 +1,16 @@
-"""`mlinfra gpus`: the accelerator catalog, each cloud's machine and prices side by side."""
+"""`mlinfra gpus`: GPU machines per cloud and region, on-demand and spot per hour, and the cheapest region."""
 from __future__ import annotations
 
+from typing import Annotated, Optional
+
+import typer
+
 from cli.options import CloudOpt, OutputFormat, OutputOpt
+
+RegionOpt = Annotated[Optional[str], typer.Option("--region", "-r", help="Only this region (e.g. eu-west-1).")]
+MaxPriceOpt = Annotated[Optional[float], typer.Option(
+    "--max-price", min=0, help="Only machines at most this many USD per hour (spot with --spot).")]
+SpotOpt = Annotated[bool, typer.Option("--spot", help="Compare and filter on the spot price, not on-demand.")]
 
 
 def selected_clouds(cloud: str | None) -> list[str]:
@@ -17,38 +26,54 @@ def selected_clouds(cloud: str | None) -> list[str]:
     return [cloud]
 
 
-def gpus(cloud: CloudOpt = None, output: OutputOpt = OutputFormat.text) -> None:
-    """List the accelerator catalog: machine type per cloud, on-demand and spot list prices per hour."""
-    from components import catalog
+def _usd(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:,.4g}"
 
-    clouds = selected_clouds(cloud)
-    rows = [o for c in clouds for o in catalog.offers(c)]
+
+def _pct(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:g} %"
+
+
+def _table(title: str, rows):
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("Accelerator", "left"), ("GPUs", "right"), ("Cloud", "left"), ("Region", "left"),
+                          ("Machine", "left"), ("On-demand USD/h", "right"), ("Spot USD/h", "right"),
+                          ("Spot saving", "right")):
+        # fold, never truncate: a machine type is what the user copies from here.
+        table.add_column(name, justify=justify, overflow="fold")
+    for p in rows:
+        table.add_row(p.accelerator, str(p.gpus), p.cloud, p.region, p.machine_type, _usd(p.on_demand_usd_hour),
+                      _usd(p.spot_usd_hour), _pct(p.saving_percent))
+    return table
+
+
+def gpus(
+    cloud: CloudOpt = None,
+    region: RegionOpt = None,
+    max_price: MaxPriceOpt = None,
+    spot: SpotOpt = False,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """GPU machines: on-demand and spot USD per hour per region, the spot saving, the cheapest region per accelerator."""
+    from cost.gpus import gpu_prices
+
+    report = gpu_prices(selected_clouds(cloud), region=region, max_price=max_price, spot=spot)
     if output == OutputFormat.json:
         from cli.output import emit_json
 
-        emit_json({"about": catalog.about(), "clouds": clouds, "accelerators": catalog.accelerators(),
-                   "offers": [o.to_dict() for o in rows]})
+        emit_json({"filters": {"region": region, "max_price": max_price, "spot": spot}, **report.to_dict()})
         return
-
-    from rich.table import Table
-
     from cli.output import console
 
-    table = Table(title="Accelerator catalog: machine type, USD per hour on-demand / spot")
-    table.add_column("Accelerator")
-    table.add_column("GPUs", justify="right")
-    for c in clouds:
-        # fold, never truncate: a machine type is what the user copies from here.
-        table.add_column(f"{catalog.display_name(c)} ({catalog.price_region(c)})", overflow="fold")
-    keys = sorted({(o.accelerator, o.gpus) for o in rows}, key=lambda k: (catalog.accelerators().index(k[0]), k[1]))
-    for accel, count in keys:
-        cells = []
-        for c in clouds:
-            hit = next((o for o in rows if o.cloud == c and o.accelerator == accel and o.gpus == count), None)
-            cells.append("-" if hit is None else
-                         f"{hit.machine_type}\n{hit.on_demand_usd_hour:,.2f} / {hit.spot_usd_hour:,.2f}")
-        table.add_row(accel, str(count), *cells)
-    console.print(table)
-    dates = sorted({o.date for o in rows})
-    console.print(f"List prices for estimates, valid as of {', '.join(dates)}; sources and regions: "
-                  "mlinfra gpus --output json", soft_wrap=True)
+    basis = "spot" if spot else "on-demand"
+    if region is not None:
+        console.print(_table(f"GPU machines in {region}", report.prices))
+    console.print(_table(f"Cheapest region per accelerator ({basis})", report.cheapest))
+    if not report.cheapest:
+        console.print("No GPU machine matches these filters.", markup=False)
+    dates = ", ".join(f"{c} {d}" for c, d in report.snapshot_dates.items())
+    console.print(f"List prices from the price snapshot ({dates}); spot as observed, it moves with demand. "
+                  f"{len(report.unpriced)} machine-region pair(s) the snapshot lacks are unpriced: "
+                  "mlinfra gpus --output json lists them with the reason.", soft_wrap=True, markup=False)

@@ -1,8 +1,9 @@
-"""The accelerator catalog: accelerator x GPU count -> each cloud's machine type, regions and prices.
+"""The accelerator catalog: accelerator x GPU count -> each cloud's machine type and the regions offering it.
 
-The data lives in `components/data/accelerators.json` (its `_about` key says what the figures
-are: public list prices for estimates, each row with its source and date). This module only
-reads it and answers questions; it imports no cloud SDK, so the CLI and `provider.check()` can
+The data lives in `components/data/accelerators.json`: which machine carries which GPUs and
+where it is offered. Prices are not part of the catalog: they are per region in the dated price
+snapshot (`cost/prices/<cloud>.json`, read by cost/snapshot.py). This module only reads the
+catalog and answers questions; it imports no cloud SDK, so the CLI and `provider.check()` can
 use it freely. Errors name the config key a user changes (`mlinfra:service.training.accelerator`).
 """
 from __future__ import annotations
@@ -36,15 +37,7 @@ class Offer:
     vcpus: int
     memory_gib: float
     gpu_memory_gib: float
-    on_demand_usd_hour: float  # list price per machine-hour, GPUs included, in price_region
-    spot_usd_hour: float
     regions: tuple[str, ...]
-    source: str
-    date: str  # ISO date the prices are considered valid
-    price_region: str = ""
-
-    def usd_hour(self, spot: bool) -> float:
-        return self.spot_usd_hour if spot else self.on_demand_usd_hour
 
     @property
     def label(self) -> str:
@@ -66,8 +59,7 @@ def _offers() -> tuple[Offer, ...]:
     rows: list[Offer] = []
     for cloud, block in _data()["clouds"].items():
         for row in block["offers"]:
-            rows.append(Offer(cloud=cloud, price_region=block["price_region"],
-                              **{**row, "regions": tuple(row["regions"])}))
+            rows.append(Offer(cloud=cloud, **{**row, "regions": tuple(row["regions"])}))
     return tuple(rows)
 
 
@@ -82,11 +74,6 @@ def catalog_clouds() -> list[str]:
 
 def display_name(cloud: str) -> str:
     return _data()["clouds"].get(cloud, {}).get("display_name", cloud)
-
-
-def price_region(cloud: str) -> str:
-    """The region whose list prices the catalog quotes for `cloud`."""
-    return _data()["clouds"].get(cloud, {}).get("price_region", "")
 
 
 def about() -> str:

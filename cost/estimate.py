@@ -1,10 +1,12 @@
-"""Estimate the monthly cost of a Plan from the cloud's price file.
+"""Estimate the monthly cost of a Plan from the cloud's dated price snapshot, in the plan's region.
 
 Only a Plan is read (resources with type tokens and camelCase inputs), so a mocked run and a
 saved plan document (`mlinfra cost --plan-file`) are priced alike. The service description
 travels as the inputs of the `mlinfra:service:MLService` component; its `usage` section
 (components.spec.UsageSpec) drives the usage-based lines, with UsageSpec's documented defaults
-when a plan carries none.
+when a plan carries none. How each type token is priced lives in `cost/pricing_rules/<cloud>.json`;
+the prices in the snapshot `cost/prices/<cloud>.json` (cost/snapshot.py), read in the plan's own
+region: a price the snapshot lacks there makes the resource unpriced, with the reason.
 """
 from __future__ import annotations
 
@@ -20,12 +22,12 @@ from components.errors import ConfigError
 from components.spec import UsageSpec
 from stacks.plan import Plan, PlanResource
 
-PRICES_DIR = Path(__file__).resolve().parent / "prices"
+from cost.snapshot import PRICES_DIR, Unpriced, price, snapshot_date  # noqa: F401  (re-exported)
+
+RULES_DIR = Path(__file__).resolve().parent / "pricing_rules"
 SERVICE_TYPE = "mlinfra:service:MLService"
-
-
-class Unpriced(Exception):
-    """A rule cannot price this resource (e.g. a machine type without a price row); says why."""
+# Usage lines the idle figure leaves out: data held, images kept and logs written are usage, not idle cost.
+USAGE_CATEGORIES = ("storage", "registry", "usage")
 
 
 @dataclass
@@ -36,10 +38,11 @@ class Line:
     monthly_usd: float
     basis: str  # the arithmetic, with the price rows' units and region
     assumption: bool  # depends on usage assumptions (storage GB, requests, training hours...)
+    category: str = ""  # "storage" / "registry": usage, left out of the idle figure
 
     def to_dict(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "monthly_usd": round(self.monthly_usd, 4),
-                "basis": self.basis, "assumption": self.assumption}
+                "basis": self.basis, "assumption": self.assumption, "category": self.category}
 
 
 @dataclass
@@ -48,7 +51,7 @@ class CostReport:
     env: str
     cloud: str
     region: str
-    price_region: str
+    snapshot_date: str
     usage: UsageSpec
     lines: list[Line] = field(default_factory=list)
     unpriced: list[dict[str, str]] = field(default_factory=list)
@@ -57,24 +60,33 @@ class CostReport:
     def monthly_usd(self) -> float:
         return sum(line.monthly_usd for line in self.lines)
 
+    @property
+    def idle_usd(self) -> float:
+        """What the lines cost that are not storage or registry usage (with zero-traffic usage: idle)."""
+        return sum(line.monthly_usd for line in self.lines if line.category not in USAGE_CATEGORIES)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "monthly_usd": round(self.monthly_usd, 2),
             "currency": "USD",
             "lines": [line.to_dict() for line in self.lines],
             "unpriced": list(self.unpriced),
-            "price_region": self.price_region,
+            "region": self.region,
+            "snapshot_date": self.snapshot_date,
             "usage": self.usage.model_dump(),
         }
 
 
 @lru_cache(maxsize=None)
 def price_book(cloud: str) -> dict[str, Any]:
-    path = PRICES_DIR / f"{cloud}.json"
+    """The cloud's pricing rules (type token -> rule), with the snapshot's hours per month."""
+    path = RULES_DIR / f"{cloud}.json"
     if not path.is_file():
-        known = sorted(p.stem for p in PRICES_DIR.glob("*.json"))
+        known = sorted(p.stem for p in RULES_DIR.glob("*.json"))
         raise ConfigError(f"cost: no price file for cloud {cloud!r}; priced clouds: {', '.join(known)}")
-    return json.loads(path.read_text())
+    from cost.snapshot import snapshot
+
+    return {**json.loads(path.read_text()), "hours_per_month": snapshot(cloud)["hours_per_month"]}
 
 
 def get(tree: Any, path: str) -> Any:
@@ -125,9 +137,9 @@ class Context:
         return float(self.book.get("hours_per_month", 730))
 
     def price(self, price_id: str) -> tuple[float, str]:
-        """(usd, 'usd USD/unit (what, region)') for a row of the price file."""
-        row = self.book["prices"][price_id]
-        return float(row["usd"]), f"{row['usd']:g} USD/{row['unit']} ({row['what']}, {row['region']})"
+        """(usd, 'usd USD/unit (what, region)') for a snapshot row in the plan's region, or Unpriced."""
+        found = price(self.plan.cloud, price_id, self.plan.region)
+        return found.usd, found.describe()
 
     def related(self, resource: PlanResource, type_token: str, ref: Any) -> Optional[PlanResource]:
         """The resource of `type_token` that `ref` (an id, ARN or urn in resource's inputs) points at.
@@ -146,19 +158,25 @@ class Context:
         return None
 
 
-def estimate(plan: Plan) -> CostReport:
-    """Price every custom resource of `plan`. Raises ConfigError on invalid usage values."""
+def estimate(plan: Plan, usage: Optional[UsageSpec] = None) -> CostReport:
+    """Price every custom resource of `plan` in its region; `usage` replaces the plan's usage section.
+
+    Raises ConfigError on invalid usage values.
+    """
     from cost.rules import RULES
 
     book = price_book(plan.cloud)
-    ctx = Context(plan=plan, book=book, usage=usage_of(plan), service=description(plan))
+    ctx = Context(plan=plan, book=book, usage=usage or usage_of(plan), service=description(plan))
     report = CostReport(stack=plan.stack, env=plan.env, cloud=plan.cloud, region=plan.region,
-                        price_region=next(iter(book["prices"].values()))["region"], usage=ctx.usage)
+                        snapshot_date=snapshot_date(plan.cloud), usage=ctx.usage)
     free = set(book.get("free", ()))
     for res in plan.resources:
         if not res.custom or res.type.startswith("pulumi:providers:") or res.type in free:
             continue
         rule = book["rules"].get(res.type)
+        if rule is not None and "component" in rule and rule["component"] not in (res.parent or ""):
+            # e.g. an access-log bucket: not the storage tiers the usage section describes
+            rule = rule["otherwise"]
         if rule is None:
             report.unpriced.append({"urn": res.urn, "type": res.type, "reason": "no price rule for this type"})
             continue
@@ -172,7 +190,8 @@ def estimate(plan: Plan) -> CostReport:
                                     "reason": f"cannot read its inputs ({type(exc).__name__}: {exc})"})
             continue
         report.lines.extend(Line(urn=res.urn, type=res.type, name=res.name, monthly_usd=usd, basis=basis,
-                                 assumption=assumed) for usd, basis, assumed in found)
+                                 assumption=assumed, category=rule.get("category", ""))
+                            for usd, basis, assumed in found)
     return report
 
 

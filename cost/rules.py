@@ -6,10 +6,12 @@ machines are priced on their group) - or raises Unpriced with the reason.
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Callable, Optional
 
 from components import catalog
+from cost import snapshot
 from cost.estimate import Context, Unpriced, get
 from stacks.plan import PlanResource
 
@@ -61,25 +63,26 @@ def _money(x: float) -> str:
 
 
 def machine_hourly(ctx: Context, inputs: dict, rule: dict) -> tuple[float, str, bool]:
-    """(usd per hour, what, is_gpu) of the machine a template / VM / group describes."""
+    """(usd per hour, what, is_gpu) of the machine a template / VM / group describes, in the plan's region."""
     machine = get(inputs, rule["machine_type"])
     if not machine:
         raise Unpriced(f"no machine type at {rule['machine_type']}")
     machine = str(machine).rsplit("/", 1)[-1]  # GCP may give a machine type URL
     accels = get(inputs, rule["accelerators"]) if rule.get("accelerators") else None
-    gpus = int(sum(float(a.get("count", 1)) for a in accels)) if accels else None
-    offer = catalog.find(ctx.plan.cloud, machine, gpus)
-    if offer is not None and offer.attach == bool(accels):
-        spot = _spot(inputs, rule.get("spot"))
-        kind = "spot" if spot else "on-demand"
-        return (offer.usd_hour(spot), f"{offer.usd_hour(spot):g} USD/h {kind} ({offer.label}, accelerator catalog, "
-                f"{offer.price_region})", True)
-    if accels:
+    gpus = int(sum(float(a.get("count", 1)) for a in accels)) if accels else 0
+    offer = catalog.find(ctx.plan.cloud, machine, gpus or None)
+    spot = _spot(inputs, rule.get("spot"))
+    kind = "spot" if spot else "on-demand"
+    if accels and (offer is None or not offer.attach):
         raise Unpriced(f"{machine} with {gpus} x {accels[0].get('type')} is not in the accelerator catalog")
-    row = ctx.book["machines"].get(machine)
-    if row is None:
-        raise Unpriced(f"no price row for machine type {machine}")
-    return float(row["usd_hour"]), f"{row['usd_hour']:g} USD/h ({machine}, {row['region']})", False
+    if offer is not None:
+        gpu_type = str(accels[0].get("type", "")).rsplit("/", 1)[-1] if accels else offer.gpu_type
+        found = snapshot.machine(ctx.plan.cloud, machine, ctx.plan.region, gpus=offer.gpus, gpu_type=gpu_type)
+        usd = found.usd_hour(spot)
+        return usd, f"{usd:g} USD/h {kind} ({offer.label}, {found.region}, snapshot {found.date})", True
+    found = snapshot.machine(ctx.plan.cloud, machine, ctx.plan.region)
+    usd = found.usd_hour(spot)
+    return usd, f"{usd:g} USD/h {kind} ({machine}, {found.region})", False
 
 
 def _training(ctx: Context, hourly: float, what: str) -> Found:
@@ -145,6 +148,17 @@ def daily_by_variant(ctx: Context, res: PlanResource, rule: dict) -> Found:
     return [(days * usd, f"{days:g} days x {what}", False)]
 
 
+def monthly_by_variant(ctx: Context, res: PlanResource, rule: dict) -> Found:
+    """A monthly fee chosen by a SKU input; a variant mapped to null is included elsewhere (no line)."""
+    variant = str(get(res.inputs, rule["variant"]))
+    if variant not in rule["variants"]:
+        raise Unpriced(f"no price for {rule['variant']} {variant!r}")
+    if rule["variants"][variant] is None:
+        return []
+    usd, what = ctx.price(rule["variants"][variant])
+    return [(usd, f"1 x {what}", False)]
+
+
 def load_balancer(ctx: Context, res: PlanResource, rule: dict) -> Found:
     usd, what = ctx.price(rule["price"])
     lcu_usd, lcu_what = ctx.price(rule["lcu_price"])
@@ -193,6 +207,23 @@ def serverless(ctx: Context, res: PlanResource, rule: dict) -> Found:
     return found
 
 
+def _machines_for_traffic(ctx: Context, machine: str) -> tuple[float, str]:
+    """Machines a serving group needs for the usage's traffic, and why.
+
+    The same assumption as the serverless rule: each request keeps one vCPU busy for
+    usage.request_seconds. The group scales out at serving.scale_out_cpu_percent (default 75 %),
+    so a machine of v vCPUs serves v x hours x 3600 x target busy vCPU-seconds a month.
+    """
+    vcpus = snapshot.machine_vcpus(ctx.plan.cloud, machine)
+    if not vcpus:
+        return 0.0, ""
+    target = float((ctx.service.get("serving") or {}).get("scale_out_cpu_percent", 75)) / 100
+    busy = ctx.usage.requests_per_month * ctx.usage.request_seconds
+    capacity = vcpus * ctx.hours * SECONDS_PER_HOUR * target
+    return float(math.ceil(busy / capacity)) if busy else 0.0, (
+        f"; {busy:,.0f} busy vCPU-s a month / ({vcpus:g} vCPU x {ctx.hours:g} h x {target:.0%})")
+
+
 def vm_group(ctx: Context, res: PlanResource, rule: dict) -> Found:
     source, machine_rule = res, rule
     if "template" in rule:
@@ -210,7 +241,15 @@ def vm_group(ctx: Context, res: PlanResource, rule: dict) -> Found:
         if len(scalers) == 1 and get(scalers[0].inputs, scaler_rule["count"]) is not None:
             count = float(get(scalers[0].inputs, scaler_rule["count"]))
     count = 0.0 if count is None else count
-    found: Found = [(count * ctx.hours * usd, f"{count:g} machine(s) x {ctx.hours:g} h x {what}", False)]
+    basis = f"{count:g} machine(s) x {ctx.hours:g} h x {what}"
+    assumed = False
+    if not gpu:  # a serving group: at least as many machines as the traffic needs
+        machine = str(get(source.inputs, machine_rule["machine_type"])).rsplit("/", 1)[-1]
+        needed, why = _machines_for_traffic(ctx, machine)
+        if needed > count:
+            count, assumed = needed, True
+            basis = f"{count:g} machine(s) for the traffic{why} x {ctx.hours:g} h x {what}"
+    found: Found = [(count * ctx.hours * usd, basis, assumed)]
     if gpu and "template" not in rule:
         # No separate template (e.g. an Azure scale set): ad-hoc training hours are priced here.
         found += _training(ctx, usd, what)
@@ -218,8 +257,13 @@ def vm_group(ctx: Context, res: PlanResource, rule: dict) -> Found:
 
 
 def machine_template(ctx: Context, res: PlanResource, rule: dict) -> Found:
-    usd, what, gpu = machine_hourly(ctx, res.inputs, rule)
     # A serving template costs nothing itself: its machines are priced on the group that runs them.
+    # Only a GPU (training) template is priced, for the usage's ad-hoc training hours.
+    machine = str(get(res.inputs, rule["machine_type"]) or "").rsplit("/", 1)[-1]
+    accels = get(res.inputs, rule["accelerators"]) if rule.get("accelerators") else None
+    if not accels and catalog.find(ctx.plan.cloud, machine) is None:
+        return []
+    usd, what, gpu = machine_hourly(ctx, res.inputs, rule)
     return _training(ctx, usd, what) if gpu else []
 
 
@@ -228,8 +272,44 @@ def vm(ctx: Context, res: PlanResource, rule: dict) -> Found:
     return _training(ctx, usd, what) if gpu else [(ctx.hours * usd, f"{ctx.hours:g} h x {what}", False)]
 
 
+def per_request(ctx: Context, res: PlanResource, rule: dict) -> Found:
+    """A request-priced front door (API Gateway HTTP API): usage.requests_per_month x the per-million price."""
+    usd, what = ctx.price(rule["price"])
+    millions = ctx.usage.requests_per_month / 1e6
+    return [(millions * usd, f"{millions:g} M requests (usage.requests_per_month) x {what}", True)]
+
+
+def lambda_function(ctx: Context, res: PlanResource, rule: dict) -> Found:
+    """Requests x the request price + GB-seconds x the duration price (memory in MB / 1024, x86 or arm64)."""
+    arch = "arm64" if "arm64" in (res.inputs.get("architectures") or []) else "x86_64"
+    prices = rule["prices"][arch]
+    gb = float(res.inputs.get("memorySize") or rule.get("default_memory_mb", 128)) / 1024
+    req_usd, req_what = ctx.price(prices["request_million"])
+    gbs_usd, gbs_what = ctx.price(prices["gb_second"])
+    requests, seconds = ctx.usage.requests_per_month, ctx.usage.request_seconds
+    usd = requests / 1e6 * req_usd + requests * seconds * gb * gbs_usd
+    return [(usd, f"{requests / 1e6:g} M requests x {req_what} + {requests:,.0f} x {seconds:g} s x {gb:g} GB "
+                  f"({arch}) x {gbs_what}", True)]
+
+
+def web_acl(ctx: Context, res: PlanResource, rule: dict) -> Found:
+    """A WAF policy: a monthly fee, a fee per rule, and a price per million requests inspected."""
+    acl_usd, acl_what = ctx.price(rule["prices"]["acl_month"])
+    rules = float(len(get(res.inputs, rule["rules"]) or []))
+    found: Found = [(acl_usd, f"1 x {acl_what}", False)]
+    if "rule_month" in rule["prices"]:
+        rule_usd, rule_what = ctx.price(rule["prices"]["rule_month"])
+        found.append((rules * rule_usd, f"{rules:g} rule(s) x {rule_what}", False))
+    if "request_million" in rule["prices"]:
+        req_usd, req_what = ctx.price(rule["prices"]["request_million"])
+        millions = ctx.usage.requests_per_month / 1e6
+        found.append((millions * req_usd, f"{millions:g} M requests (usage.requests_per_month) x {req_what}", True))
+    return found
+
+
 RULES: dict[str, Callable[[Context, PlanResource, dict], Found]] = {
     "storage_tiers": storage_tiers, "per_gb_month": per_gb_month, "hourly": hourly, "monthly": monthly,
     "daily_by_variant": daily_by_variant, "load_balancer": load_balancer, "fargate": fargate,
     "serverless": serverless, "vm_group": vm_group, "machine_template": machine_template, "vm": vm,
+    "per_request": per_request, "monthly_by_variant": monthly_by_variant, "lambda_function": lambda_function, "web_acl": web_acl,
 }

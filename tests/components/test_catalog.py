@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
@@ -17,15 +16,14 @@ ROWS = [(cloud, row) for cloud, block in DATA["clouds"].items() for row in block
 def test_catalog_names_the_required_accelerators_and_every_registered_cloud():
     assert {"T4", "L4", "A10G", "A100", "H100"} <= set(catalog.accelerators())
     assert set(catalog.catalog_clouds()) == set(cloud_names())
-    assert "list prices" in DATA["_about"].lower() and "estimates" in DATA["_about"].lower()
 
 
 @pytest.mark.parametrize("cloud,row", ROWS, ids=[f"{c}-{r['machine_type']}" for c, r in ROWS])
-def test_every_row_is_sourced_dated_and_priced(cloud, row):
+def test_every_row_names_its_regions_and_carries_no_price(cloud, row):
+    # Prices live per region in the dated snapshot (cost/prices/<cloud>.json), never in the catalog:
+    # one catalog-wide price per machine was what priced eu-west-1 at the us-east-1 figure (issue 21).
     assert row["accelerator"] in catalog.accelerators()
-    assert row["source"].startswith("https://")
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["date"])
-    assert 0 < row["spot_usd_hour"] < row["on_demand_usd_hour"]
+    assert not {"on_demand_usd_hour", "spot_usd_hour", "price_region"} & set(row)
     assert row["regions"] and all(r in DATA["region_locations"] for r in row["regions"])
     assert row["gpus"] >= 1 and row["vcpus"] >= 1
 
@@ -61,10 +59,6 @@ def test_lookup(cloud, accel, gpus, region, machine, gpu_type, attach):
     assert (offer.cloud, offer.accelerator, offer.gpus) == (cloud, accel, gpus)
     assert (offer.machine_type, offer.gpu_type, offer.attach) == (machine, gpu_type, attach)
     assert region in offer.regions
-    row = next(r for c, r in ROWS if c == cloud and r["machine_type"] == machine and r["gpus"] == gpus)
-    assert (offer.on_demand_usd_hour, offer.spot_usd_hour) == (row["on_demand_usd_hour"], row["spot_usd_hour"])
-    assert offer.usd_hour(spot=True) == row["spot_usd_hour"]
-    assert (offer.source, offer.date) == (row["source"], row["date"])
     assert catalog.find(cloud, machine, gpus) == offer
 
 
