@@ -5,6 +5,8 @@ from typing import Any, Iterator, Mapping
 
 from pydantic import Field
 
+from components.providers.azure.roles import PRIVILEGED
+
 from policy.rules_base import Settings, as_list, get, items, json_doc, resource_rule
 
 AWS_POLICY_DOCS = {  # type -> the inputs holding policy documents
@@ -122,10 +124,9 @@ def azure_role_assignment_scope(type_: str, inputs: Mapping[str, Any], _settings
 
 
 class PrivilegedRoleSettings(Settings):
-    # Built-in role definition GUIDs: Owner, Contributor, User Access Administrator.
-    role_ids: list[str] = Field(default=[
-        "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "b24988ac-6210-47ab-b7f4-c6bbbb8b8f43",
-        "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"])
+    # Built-in role definition GUIDs: Owner, Contributor, User Access Administrator, from the one table
+    # of Microsoft's built-in roles (components/providers/azure/roles.py: plain data, no SDK).
+    role_ids: list[str] = Field(default=list(PRIVILEGED))
 
 
 @resource_rule("azure-no-privileged-roles", "No Azure role assignment grants Owner, Contributor or User Access "

@@ -32,6 +32,7 @@ GCP_URL_MAP = "gcp:compute/uRLMap:URLMap"
 GCP_BACKEND = "gcp:compute/backendService:BackendService"
 AZ_APP_GATEWAY = "azure-native:network:ApplicationGateway"
 AZ_FD_ROUTE = "azure-native:cdn:Route"
+AZ_NSG = "azure-native:network:NetworkSecurityGroup"
 AWS_WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 AZ_FD_SECURITY_POLICY = "azure-native:cdn:SecurityPolicy"
 LAMBDA_URL = "aws:lambda/functionUrl:FunctionUrl"
@@ -90,10 +91,25 @@ def _gcp(stack: Stack) -> Iterator[tuple[Resource, str]]:
             yield proxy, "external HTTP proxy serves plain HTTP; its URL map may only redirect to HTTPS"
 
 
+def front_door_only(stack: Stack) -> bool:
+    """A public Azure load balancer that only Front Door can reach: a Front Door route exists and every
+    inbound Allow rule of the stack's NSGs (other than the platform's health probes) admits only the
+    AzureFrontDoor.Backend service tag ("Secure traffic to Azure Front Door origins"; "Virtual network
+    service tags"). Clients then meet Front Door's HTTPS, not the load balancer."""
+    if not stack.of_type(AZ_FD_ROUTE):
+        return False
+    sources = [str(get(rule, "sourceAddressPrefix") or "*")
+               for nsg in stack.of_type(AZ_NSG) for rule in items(nsg.inputs, "securityRules")
+               if get(rule, "direction") == "Inbound" and get(rule, "access") == "Allow"]
+    app_sources = [s for s in sources if s != "AzureLoadBalancer"]
+    return bool(app_sources) and all(s == "AzureFrontDoor.Backend" for s in app_sources)
+
+
 def _azure(stack: Stack) -> Iterator[tuple[Resource, str]]:
+    behind_front_door = front_door_only(stack)
     for lb in stack.of_type(AZ_LB):
         public = any(get(f, "publicIPAddress") is not None for f in items(lb.inputs, "frontendIPConfigurations"))
-        if public and items(lb.inputs, "loadBalancingRules"):
+        if public and items(lb.inputs, "loadBalancingRules") and not behind_front_door:
             yield lb, "public layer-4 load balancer forwards TCP and cannot terminate TLS"
     for gateway in stack.of_type(AZ_APP_GATEWAY):
         plain = {get(x, "name") for x in items(gateway.inputs, "httpListeners")
@@ -143,8 +159,8 @@ class TlsAdvisorySettings(Settings):
     skip_environments: list[str] = Field(default=["prod"], description="Environments left to endpoint-tls-prod.")
 
 
-TLS_TYPES = (AWS_LISTENER, AWS_LB, GCP_HTTP_PROXY, GCP_URL_MAP, *GCP_FORWARDING, AZ_LB, AZ_APP_GATEWAY, AZ_FD_ROUTE,
-             CONTAINER_APP)
+TLS_TYPES = (AWS_LISTENER, AWS_LB, GCP_HTTP_PROXY, GCP_URL_MAP, *GCP_FORWARDING, AZ_LB, AZ_NSG, AZ_APP_GATEWAY,
+             AZ_FD_ROUTE, CONTAINER_APP)
 
 
 @stack_rule("endpoint-tls-prod", "Public endpoints serve HTTPS only in prod: plain HTTP may only redirect to HTTPS.",
@@ -175,7 +191,7 @@ def unguarded_endpoints(stack: Stack) -> Iterator[tuple[Resource, str]]:
         elif resource.type in ("gcp:cloudrunv2/service:Service", CONTAINER_APP) and not stack.of_type(
                 AZ_FD_SECURITY_POLICY, AZ_APP_GATEWAY, GCP_BACKEND):
             yield resource, f"{why}, with no load balancer or firewall in front of it"
-        elif resource.type == AZ_LB:
+        elif resource.type == AZ_LB and not (front_door_only(stack) and stack.of_type(AZ_FD_SECURITY_POLICY)):
             yield resource, f"{why}: a layer-4 load balancer has no web application firewall"
     for gateway in stack.of_type(AZ_APP_GATEWAY):
         if get(gateway.inputs, "firewallPolicy") is None and \
@@ -193,7 +209,7 @@ class FirewallSettings(Settings):
 
 @stack_rule("endpoint-firewall", "Public prod endpoints sit behind a web application firewall with managed rules "
             "(AWS WAF, Cloud Armor, Azure WAF); advisory.", severity="medium", level="advisory",
-            types=(AWS_LB, AWS_WAF_ASSOCIATION, GCP_BACKEND, *GCP_FORWARDING, AZ_LB, AZ_APP_GATEWAY,
+            types=(AWS_LB, AWS_WAF_ASSOCIATION, GCP_BACKEND, *GCP_FORWARDING, AZ_LB, AZ_NSG, AZ_FD_ROUTE, AZ_APP_GATEWAY,
                    AZ_FD_SECURITY_POLICY, CONTAINER_APP, LAMBDA_URL), settings=FirewallSettings)
 def endpoint_firewall(stack: Stack, settings: FirewallSettings) -> Iterator[Finding]:
     if _scoped(stack, settings.environments, inside=True):

@@ -109,8 +109,9 @@ RG_SCOPE = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/
             f"Microsoft.Storage/storageAccounts/{ACCOUNT}")
 BLOB_READER = ("/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/"
                "roleDefinitions/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1")
+# Contributor, as Microsoft's "Azure built-in roles" table gives it (an earlier fixture had a wrong GUID).
 CONTRIBUTOR = ("/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/"
-               "roleDefinitions/b24988ac-6210-47ab-b7f4-c6bbbb8b8f43")
+               "roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c")
 
 
 def _with(base: dict, **changes: Any) -> dict:
@@ -451,6 +452,19 @@ CASES += [
                                                            (URL_MAP, MAP_REDIRECT)], "pass", service=svc("prod")),
     Case("endpoint-tls-prod", "azure-public-l4-lb", [("azure-native:network:LoadBalancer", AZ_LB_PUBLIC)], "fail",
          service=svc("prod", cloud="azure")),
+    # Behind Front Door: the load balancer admits only the AzureFrontDoor.Backend service tag.
+    Case("endpoint-tls-prod", "azure-lb-only-front-door-reaches", [
+        ("azure-native:network:LoadBalancer", AZ_LB_PUBLIC),
+        ("azure-native:network:NetworkSecurityGroup", {"securityRules": [
+            {"name": "probe", "direction": "Inbound", "access": "Allow", "sourceAddressPrefix": "AzureLoadBalancer"},
+            {"name": "fd", "direction": "Inbound", "access": "Allow", "sourceAddressPrefix": "AzureFrontDoor.Backend"},
+            {"name": "deny", "direction": "Inbound", "access": "Deny", "sourceAddressPrefix": "Internet"}]}),
+        (FD_ROUTE, {"routeName": "r", "httpsRedirect": "Enabled"})], "pass", service=svc("prod", cloud="azure")),
+    Case("endpoint-tls-prod", "azure-lb-open-beside-front-door", [
+        ("azure-native:network:LoadBalancer", AZ_LB_PUBLIC),
+        ("azure-native:network:NetworkSecurityGroup", {"securityRules": [
+            {"name": "any", "direction": "Inbound", "access": "Allow", "sourceAddressPrefix": "Internet"}]}),
+        (FD_ROUTE, {"routeName": "r", "httpsRedirect": "Enabled"})], "fail", service=svc("prod", cloud="azure")),
     Case("endpoint-tls-prod", "container-app-allow-insecure", [(CAPP, {"configuration": {"ingress": {
         "external": True, "allowInsecure": True, "targetPort": 8080}}})], "fail", service=svc("prod", cloud="azure")),
     Case("endpoint-tls-prod", "container-app-https-only", [(CAPP, {"configuration": {"ingress": {

@@ -43,6 +43,10 @@ BUILT_IN_ROLES: dict[str, BuiltInRole] = {r.name: r for r in (
                 "whoever runs `mlinfra secrets set` writes secret values (never granted by the program)"),
     # [Privileged] "Grants full access to manage all resources, including the ability to assign roles in Azure RBAC."
     BuiltInRole("Owner", "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "deployer: may create role assignments"),
+    # [Privileged] "Grants full access to manage all resources, but does not allow you to assign roles in Azure
+    # RBAC ..."
+    BuiltInRole("Contributor", "b24988ac-6180-42a0-ab88-20f7382dd24c",
+                "never granted by the program (policy azure-no-privileged-roles forbids it)"),
     # [Privileged] "Lets you manage user access to Azure resources."
     BuiltInRole("User Access Administrator", "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
                 "deployer (with Contributor): may create role assignments"),
@@ -58,6 +62,8 @@ STORAGE_BLOB_DATA_READER = BUILT_IN_ROLES["Storage Blob Data Reader"].guid
 STORAGE_BLOB_DATA_CONTRIBUTOR = BUILT_IN_ROLES["Storage Blob Data Contributor"].guid
 KEY_VAULT_SECRETS_USER = BUILT_IN_ROLES["Key Vault Secrets User"].guid
 KEY_VAULT_SECRETS_OFFICER = BUILT_IN_ROLES["Key Vault Secrets Officer"].guid
+# What policy azure-no-privileged-roles refuses to see assigned.
+PRIVILEGED = tuple(BUILT_IN_ROLES[n].guid for n in ("Owner", "Contributor", "User Access Administrator"))
 
 # Roles the program assigns to the identities it creates: a deployer with a constrained
 # "Role Based Access Control Administrator" assignment must be allowed to assign exactly these.

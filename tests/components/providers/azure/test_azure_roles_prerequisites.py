@@ -18,6 +18,7 @@ DOCUMENTED_BUILT_IN_ROLES = {
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
     "Key Vault Secrets Officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
     "Owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
     "User Access Administrator": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
     "Role Based Access Control Administrator": "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
 }
@@ -25,6 +26,13 @@ DOCUMENTED_BUILT_IN_ROLES = {
 
 def test_every_role_guid_is_the_documented_one():
     assert {name: r.guid for name, r in roles.BUILT_IN_ROLES.items()} == DOCUMENTED_BUILT_IN_ROLES
+
+
+def test_policy_refuses_the_documented_privileged_roles():
+    from policy.rules_identity import PrivilegedRoleSettings
+
+    assert set(PrivilegedRoleSettings().role_ids) == {DOCUMENTED_BUILT_IN_ROLES[n] for n in (
+        "Owner", "Contributor", "User Access Administrator")}
 
 
 def test_acr_pull_is_not_the_old_wrong_guid():
