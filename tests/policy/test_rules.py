@@ -107,3 +107,14 @@ def test_budget_rule_is_mandatory_now_that_budgets_exist():
     definite, levels, _, _ = offline(case)
     assert levels == {"mandatory"}
     assert evaluate(case.plan(), CONFIG).mandatory_failed == 1
+
+
+def test_plaintext_prod_endpoint_is_mandatory_and_advisory_elsewhere():
+    """Issue 18: a public endpoint without TLS is a mandatory violation in prod and advisory elsewhere;
+    a prod endpoint without a firewall is advisory."""
+    prod = next(c for c in CASES if c.id == "alb-http-forwards")
+    dev = next(c for c in CASES if c.id == "dev-alb-http-forwards")
+    no_waf = next(c for c in CASES if c.id == "alb-without-waf")
+    assert offline(prod)[1] == {"mandatory"} and evaluate(prod.plan(), CONFIG).mandatory_failed == 1
+    assert offline(dev)[1] == {"advisory"} and evaluate(dev.plan(), CONFIG).mandatory_failed == 0
+    assert offline(no_waf)[1] == {"advisory"}
