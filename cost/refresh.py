@@ -80,7 +80,7 @@ def _service_fetcher(cloud: str, client: httpx.Client, api_key: Optional[str]) -
 
 def _machine_prices(cloud: str, api: Any, snap: dict[str, Any], name: str, row: dict[str, Any], region: str,
                     old: dict[str, Any]) -> dict[str, Any]:
-    """The new regional entry of a machine (or GCP accelerator) row."""
+    """The new regional entry of a machine (or GCP accelerator) row; AWS and Azure look up the type itself."""
     if cloud == "azure":
         od, spot = api.machine_price(name, region)
         return {"on_demand": od, "spot": spot}
@@ -135,6 +135,8 @@ def refresh(cloud: str, client: httpx.Client, *, today: str, extra_regions: Opti
             row["regions"] = new
         for kind in ("machines", "accelerators"):
             for name, row in sorted(snap.get(kind, {}).items()):
+                if cloud == "gcp" and not row.get("query"):
+                    continue  # no family / GPU SKU query: carried over unchanged, with its own date
                 new = {}
                 for region in _regions(row, extra):
                     old = row["regions"].get(region, {})
