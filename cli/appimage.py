@@ -47,19 +47,28 @@ def build(
     context: Annotated[Optional[Path], typer.Option(help="Build context holding the Dockerfile. Default: app/.",
                                                     file_okay=False, exists=True)] = None,
     platform: Annotated[Optional[str], typer.Option(help="e.g. linux/amd64 for cloud runtimes.")] = None,
+    cloud: Annotated[Optional[str], typer.Option(
+        help="Add that cloud's storage client (aws, gcp, azure) so MODEL_URI can name its bucket. "
+             "Default: none, the image serves its baked-in model.")] = None,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Build the service image: trains the model in the builder stage and bakes it in."""
+    """Build the service image: the committed model baked in, plus a cloud's storage client if asked."""
+    context = context or _default_context()
+    if cloud is not None and not (context / f"requirements-{cloud}.txt").is_file():
+        from components.errors import ConfigError
+
+        known = sorted(p.stem.removeprefix("requirements-") for p in context.glob("requirements-*.txt"))
+        raise ConfigError(f"--cloud {cloud!r}: expected one of {', '.join(k for k in known if k != 'train')}")
     client = docker_client()
     from docker.errors import DockerException
 
     from cli.output import console, emit_json
 
-    context = context or _default_context()
     problems: list[str] = []
     try:
         for chunk in client.api.build(path=str(context), dockerfile="Dockerfile", tag=tag, rm=True,
-                                      platform=platform, decode=True):
+                                      platform=platform, buildargs={"CLOUD": cloud} if cloud else None,
+                                      decode=True):
             if "error" in chunk:
                 problems.append(str(chunk["error"]).strip())
             elif "stream" in chunk and output == OutputFormat.text:
