@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,12 +76,10 @@ def _ready(uri: str) -> tuple[int, dict, int]:
     from app.service import create_app
 
     with TestClient(create_app(model_uri=uri), raise_server_exceptions=False) as client:
-        for _ in range(500):  # the load runs in a background thread; wait until it has an answer
+        for _ in range(1000):  # the load runs in a background thread; wait until it has an answer
             ready = client.get("/v2/health/ready")
             if ready.status_code == 200 or "loading" not in ready.text:
                 break
-            import time
-
             time.sleep(0.02)
         return ready.status_code, ready.json(), client.get("/v2/health/live").status_code
 
