@@ -134,6 +134,18 @@ def new_resource(typ: str, name: str, inputs: dict, region: str = "us-east-1") -
         acl = inputs.get("name") or name
         out.update(arn=f"arn:aws:wafv2:{region}:{ACCOUNT}:regional/webacl/{acl}/{_uuid(name)}")
         return _uuid(name), out
+    if typ == "aws:lambda/function:Function":
+        fn = inputs.get("name") or name
+        arn = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{fn}"
+        out.update(arn=arn, invokeArn=f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations",
+                   name=fn, version="$LATEST")
+        return fn, out
+    if typ == "aws:apigatewayv2/api:Api":
+        api = _hex(name, 10)
+        out.update(apiEndpoint=f"https://{api}.execute-api.{region}.amazonaws.com",
+                   executionArn=f"arn:aws:execute-api:{region}:{ACCOUNT}:{api}",
+                   arn=f"arn:aws:apigateway:{region}::/apis/{api}")
+        return api, out
     if typ == "aws:secretsmanager/secret:Secret":
         # Secrets Manager appends six random characters to the name in the ARN.
         secret = inputs.get("name") or name

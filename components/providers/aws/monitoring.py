@@ -66,6 +66,9 @@ def build_monitoring(provider, parent: pulumi.Resource, ctx: BuildContext) -> Mo
     front = ctx.shared.get("aws:frontend")
     if front is not None:
         _serving_alarms(ctx, parent, topic, front)
+    function = ctx.shared.get("aws:function")
+    if function is not None:
+        _function_alarms(ctx, parent, topic, function)
     group = ctx.shared.get("aws:training_group")
     if group is not None:
         _training_alarm(ctx, parent, topic, group)
@@ -124,6 +127,34 @@ def _serving_alarms(ctx: BuildContext, parent, topic, front) -> None:
            evaluation_periods=2, comparison_operator="LessThanThreshold", threshold=1.0,
            # No data means no target reports healthy: that is the outage this alarm is for.
            treat_missing_data="breaching")
+
+
+def _function_alarms(ctx: BuildContext, parent, topic, function) -> None:
+    """The Lambda backend's error rate and p99 duration (AWS/Lambda metrics Errors, Invocations,
+    Duration in milliseconds, dimension FunctionName: "Types of metrics for Lambda functions",
+    https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html)."""
+    al = ctx.spec.service.alerts
+    p = ctx.prefix
+    dims = {"FunctionName": function.name}
+
+    def metric(qid: str, name: str) -> dict:
+        return {"id": qid, "return_data": False, "metric": {
+            "namespace": "AWS/Lambda", "metric_name": name, "dimensions": dims, "period": PERIOD_S, "stat": "Sum"}}
+
+    _alarm(ctx, parent, "error-rate", topic,
+           alarm_description=f"{p}: more than {al.error_rate_percent:g}% of function invocations failed",
+           comparison_operator="GreaterThanThreshold", threshold=float(al.error_rate_percent),
+           evaluation_periods=SERVING_EVAL_PERIODS, treat_missing_data="notBreaching",
+           metric_queries=[
+               metric("errors", "Errors"), metric("invocations", "Invocations"),
+               {"id": "rate", "label": "error rate (%)", "return_data": True,
+                "expression": "IF(FILL(invocations, 0) > 0, 100 * FILL(errors, 0) / invocations, 0)"},
+           ])
+    _alarm(ctx, parent, "p99-latency", topic,
+           alarm_description=f"{p}: p99 function duration above {al.p99_latency_ms} ms",
+           namespace="AWS/Lambda", metric_name="Duration", dimensions=dims, extended_statistic="p99",
+           period=PERIOD_S, evaluation_periods=SERVING_EVAL_PERIODS, comparison_operator="GreaterThanThreshold",
+           threshold=float(al.p99_latency_ms), treat_missing_data="notBreaching")
 
 
 def _training_alarm(ctx: BuildContext, parent, topic, group) -> None:

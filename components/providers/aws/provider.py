@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
+from components.errors import ConfigError, UnsupportedFeature
 from components.naming import checked, short_hash
-from components.providers.base import BaseProvider, Feature
-from components.errors import ConfigError
+from components.providers.base import FEATURE_KEYS, BaseProvider, Feature, required_features
+
+from . import backends
 
 REGIONS = frozenset({
     "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1", "mx-central-1",
@@ -33,11 +35,33 @@ class AwsProvider(BaseProvider):
     UNSUPPORTED: Mapping[Feature, str] = {
         Feature.SERVERLESS_SCALE_TO_ZERO: (
             "an ECS Fargate service cannot scale to zero on demand: with no task running nothing answers the "
-            "request that should wake one; set serving.min_instances to 1 or more"),
+            "request that should wake one; set serving.min_instances to 1 or more, or serving.backend: lambda"),
         Feature.VM_SCALE_TO_ZERO: (
             "an Auto Scaling group scaled on CPU cannot start from zero instances: with none running there is "
             "no CPU metric to scale out on; set serving.min_instances to 1 or more"),
     }
+
+    def unsupported_for(self, spec) -> Mapping[Feature, str]:
+        """What this spec cannot have: the Lambda backend does scale to zero (backends.py)."""
+        if backends.serverless_backend(spec) == "lambda":
+            return {f: why for f, why in self.UNSUPPORTED.items() if f is not Feature.SERVERLESS_SCALE_TO_ZERO}
+        return self.UNSUPPORTED
+
+    def check(self, spec) -> None:
+        # BaseProvider.check with the refusals of this spec's backend (the table alone cannot say it).
+        self.check_region(spec.region, f"mlinfra:regions.{self.name}")
+        refused = self.unsupported_for(spec)
+        for feature in sorted(required_features(spec), key=lambda f: f.name):
+            if feature in refused:
+                raise UnsupportedFeature(
+                    f"{FEATURE_KEYS[feature]}: {self.display_name} cannot provide {feature.value}: {refused[feature]}")
+        self.check_names(spec)
+        self.check_cloud_specific(spec)
+
+    def serving(self, parent, name, ctx):
+        if backends.serverless_backend(ctx.spec) == "lambda":
+            return self._own("serving_lambda:build_lambda")(self, parent, ctx)
+        return super().serving(parent, name, ctx)
 
     # -- names -------------------------------------------------------------------------------
     def bucket_name(self, ctx_or_spec, role: str = "data") -> str:
@@ -75,7 +99,10 @@ class AwsProvider(BaseProvider):
                               "S3 needs 30 days in STANDARD_IA before the next transition "
                               f"(at least {st.warm_after_days + 30})")
         sv = svc.serving
-        if sv.mode == "serverless":
+        backend = backends.serverless_backend(spec)
+        if backend == "lambda":
+            backends.check_lambda(spec)
+        elif sv.mode == "serverless":
             sizes.fargate_size(sv.cpu, sv.memory_gib)
         else:
             sizes.vm_instance_type(sv.cpu, sv.memory_gib, sv.machine_type)

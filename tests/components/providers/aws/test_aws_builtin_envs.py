@@ -19,12 +19,18 @@ def prod():
     return plan_environment(PROJECT_DIR, "prod", "aws")
 
 
-def test_dev_is_one_warm_fargate_task_with_alerts_and_no_training(dev):
+def test_dev_scales_to_zero_on_lambda_with_alerts_and_no_training(dev):
+    # Issue 21: an idle dev costs (almost) nothing: a Lambda function behind an HTTP API, and none of
+    # the hourly-billed pieces (NAT gateway, load balancer, Fargate task; https://aws.amazon.com/vpc/pricing/,
+    # https://aws.amazon.com/elasticloadbalancing/pricing/, https://aws.amazon.com/fargate/pricing/).
     assert (dev.cloud, dev.region, dev.stack) == ("aws", "eu-west-1", "dev-aws")
-    assert inputs(dev, "aws:ecs/service:Service")["desiredCount"] >= 1
+    assert inputs(dev, "aws:lambda/function:Function")["packageType"] == "Image"
+    for hourly in ("aws:ec2/natGateway:NatGateway", "aws:lb/loadBalancer:LoadBalancer", "aws:ecs/service:Service",
+                   "aws:ec2/vpc:Vpc", "aws:ec2/eip:Eip"):
+        assert not dev.of_type(hourly), hourly
     assert not dev.of_type("aws:autoscaling/group:Group") and not dev.of_type("aws:budgets/budget:Budget")
     assert dev.of_type("aws:sns/topic:Topic")
-    assert dev.outputs["endpoint"].startswith("http://") and dev.outputs["endpoint"].endswith(".elb.amazonaws.com")
+    assert dev.outputs["endpoint"].startswith("https://") and dev.outputs["endpoint"].endswith(".amazonaws.com")
     assert "training_template" not in dev.outputs
 
 

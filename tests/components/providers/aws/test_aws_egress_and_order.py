@@ -19,11 +19,6 @@ def deps(plan, name: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def dev():
-    return plan_environment(PROJECT_DIR, "dev", "aws")
-
-
-@pytest.fixture(scope="module")
 def prod():
     return plan_environment(PROJECT_DIR, "prod", "aws")
 
@@ -47,8 +42,8 @@ def test_dev_has_no_nat_gateway_and_its_task_is_public_behind_the_load_balancer_
     assert f"rtb-{_hex('digits-dev-public-rt')}" in endpoint["routeTableIds"]
 
 
-def test_dev_runs_without_container_insights(dev):
-    cluster = inputs(dev, "aws:ecs/cluster:Cluster")
+def test_a_single_fargate_task_runs_without_container_insights():
+    cluster = inputs(plan_aws(SERVERLESS), "aws:ecs/cluster:Cluster")
     assert cluster["settings"] == [{"name": "containerInsights", "value": "disabled"}]
 
 
