@@ -21,7 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
-from components.errors import PrerequisiteMissing
+from components.errors import OperationFailed, PrerequisiteMissing
 
 if TYPE_CHECKING:
     from stacks.plan import Plan
@@ -91,6 +91,15 @@ class Unknown(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class Unreachable(Unknown, OperationFailed):
+    """A cloud's sign-in service did not answer: `unknown` for the doctor, a failed operation (exit 1)
+    for another command that shares the token code (e.g. `mlinfra secrets set`)."""
+
+    def __init__(self, reason: str):
+        Unknown.__init__(self, reason)
+        self.message = reason
 
 
 class CredentialsAbsent(PrerequisiteMissing):

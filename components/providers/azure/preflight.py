@@ -7,6 +7,7 @@ with the context's timeout. Sources are cited at each table.
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any, Optional
 
 from components import catalog
 from components.providers.azure import prerequisites, roles
-from stacks.doctor import CredentialsAbsent, LiveContext, Requirement, Status, Unknown, once, rest_json, settle, why
+from stacks.doctor import (CredentialsAbsent, LiveContext, Requirement, Status, Unknown, Unreachable, once, rest_json,
+                           settle, why)
 
 CLOUD = "azure"
 ARM = "https://management.azure.com"
@@ -158,7 +160,7 @@ def token(live: LiveContext, scope: str = ARM_SCOPE) -> str:
     provider uses, else DefaultAzureCredential (AZURE_* variables, workload identity, managed identity,
     `az login`)."""
     try:
-        from azure.core.exceptions import ClientAuthenticationError
+        from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
         from azure.identity import ClientSecretCredential, DefaultAzureCredential
     except ImportError:
         raise CredentialsAbsent("the Azure checks need azure-identity: pip install 'mlinfra-iac[cloud]'") from None
@@ -169,8 +171,16 @@ def token(live: LiveContext, scope: str = ARM_SCOPE) -> str:
                                           connection_timeout=live.timeout, read_timeout=live.timeout)
         else:
             cred = DefaultAzureCredential(process_timeout=int(live.timeout))
+        # azure-identity logs each failed attempt as a warning; the doctor says it once, in its own words.
+        logging.getLogger("azure.identity").setLevel(logging.ERROR)
         return cred.get_token(scope).token
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise Unreachable(f"could not reach Microsoft Entra ID for a token: {exc}"[:300]) from None
     except ClientAuthenticationError as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, (ServiceRequestError, ServiceResponseError)):
+            # The sign-in service did not answer: that says nothing about the credentials themselves.
+            raise Unreachable(f"could not reach Microsoft Entra ID for a token: {cause}"[:300]) from None
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise CredentialsAbsent(f"no usable Azure credentials ({first}); run `az login`, or set ARM_CLIENT_ID, "
                                 "ARM_TENANT_ID and ARM_CLIENT_SECRET") from None
@@ -198,7 +208,10 @@ def check(plan: Any, reqs: list[Requirement], live: LiveContext) -> list[Require
     import httpx
 
     sub = subscription(live)
-    bearer = token(live)
+    try:
+        bearer = token(live)
+    except Unknown as exc:
+        return [r.settled(Status.unknown, exc.reason) for r in reqs]
     reqs = [replace(r, fix=r.fix.replace("<subscription-id>", sub)) for r in reqs]
     memo: dict[str, Any] = {"_oid": _claim(bearer, "oid")}
     with httpx.Client(timeout=live.timeout, headers={"Authorization": f"Bearer {bearer}"}) as client:

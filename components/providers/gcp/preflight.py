@@ -12,7 +12,8 @@ from typing import Any, Iterable, Optional
 
 from components import catalog
 from components.providers.gcp import apis
-from stacks.doctor import CredentialsAbsent, LiveContext, Requirement, Status, Unknown, once, rest_json, settle, why
+from stacks.doctor import (CredentialsAbsent, LiveContext, Requirement, Status, Unknown, Unreachable, once, rest_json,
+                           settle, why)
 
 CLOUD = "gcp"
 
@@ -196,7 +197,7 @@ def credentials(live: LiveContext) -> tuple[str, Optional[str], Optional[str]]:
         raise CredentialsAbsent(f"GCP credentials were refused ({exc}); run "
                                 "`gcloud auth application-default login` again") from None
     except TransportError as exc:
-        raise Unknown(f"could not reach Google to get a token: {exc}") from None
+        raise Unreachable(f"could not reach Google to get a token: {exc}") from None
     return creds.token, project, getattr(creds, "quota_project_id", None)
 
 

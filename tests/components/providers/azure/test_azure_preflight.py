@@ -15,6 +15,7 @@ from stacks.doctor import LiveContext, Status
 from stacks.offline import plan_environment
 from tests.helpers import PROJECT_DIR
 
+REAL_TOKEN = preflight.token  # the autouse fixture below stands a recorded token in for it
 FIXTURES = json.loads((Path(__file__).resolve().parents[3] / "fixtures" / "doctor" / "azure.json").read_text())
 SUB = "00000000-0000-0000-0000-00000000abcd"
 LIVE = LiveContext(env={"ARM_SUBSCRIPTION_ID": SUB}, home=Path("/nonexistent"), config={}, timeout=2)
@@ -225,3 +226,38 @@ def test_no_credentials_is_exit_4(prod, tmp_path):
     with pytest.raises(doctor.CredentialsAbsent) as err:
         doctor.check(prod, live)
     assert err.value.exit_code == 4 and "az login" in err.value.message
+
+
+SP_LIVE = LiveContext(env={"ARM_SUBSCRIPTION_ID": SUB, "ARM_CLIENT_ID": "app", "ARM_TENANT_ID": "tenant",
+                           "ARM_CLIENT_SECRET": "secret"}, home=Path("/nonexistent"), config={}, timeout=2)
+
+
+def test_sign_in_service_unreachable_is_unknown_not_missing_credentials(prod, monkeypatch):
+    import azure.identity
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+
+    def unreachable(self, *scopes, **kwargs):
+        try:
+            raise ServiceRequestError("Failed to resolve 'login.microsoftonline.com'")
+        except ServiceRequestError as inner:
+            raise ClientAuthenticationError("Authentication failed") from inner
+
+    monkeypatch.setattr(preflight, "token", REAL_TOKEN)
+    monkeypatch.setattr(azure.identity.ClientSecretCredential, "get_token", unreachable)
+    checked = preflight.check(prod, cloud_reqs(prod), SP_LIVE)
+    assert {r.status for r in checked} == {Status.unknown}
+    assert all("could not reach Microsoft Entra ID" in r.detail for r in checked)
+
+
+def test_refused_credentials_are_exit_4(prod, monkeypatch):
+    import azure.identity
+    from azure.core.exceptions import ClientAuthenticationError
+
+    def refused(self, *scopes, **kwargs):
+        raise ClientAuthenticationError("AADSTS7000215: Invalid client secret provided.")
+
+    monkeypatch.setattr(preflight, "token", REAL_TOKEN)
+    monkeypatch.setattr(azure.identity.ClientSecretCredential, "get_token", refused)
+    with pytest.raises(doctor.CredentialsAbsent) as err:
+        preflight.check(prod, cloud_reqs(prod), SP_LIVE)
+    assert err.value.exit_code == 4 and "AADSTS7000215" in err.value.message
