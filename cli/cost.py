@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -14,6 +15,9 @@ RequestsOpt = Annotated[Optional[str], typer.Option(
 SummaryOpt = Annotated[bool, typer.Option(
     "--summary", help="Idle and loaded monthly cost per environment and cloud, with a pull-request preview "
                       "(the README table).")]
+
+ReadmeOpt = Annotated[Optional[Path], typer.Option(
+    "--readme", dir_okay=False, help="With --summary: write the table into this file between its cost-table markers.")]
 
 _SUFFIX = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9}
 
@@ -110,8 +114,8 @@ def _requests(levels, project_dir, env, cloud, output) -> None:
                   "serving.scale_out_cpu_percent. List prices, free tiers not applied.", soft_wrap=True, markup=False)
 
 
-def _summary(project_dir, env, cloud, output) -> None:
-    from cost.compare import env_cost, markdown_table
+def _summary(project_dir, env, cloud, output, readme=None) -> None:
+    from cost.compare import env_cost, markdown_table, replace_readme_block
     from cost.snapshot import snapshot_date
     from stacks.config import find_project_dir
     from stacks.planning import default_jobs, plan_targets
@@ -134,7 +138,14 @@ def _summary(project_dir, env, cloud, output) -> None:
         return
     from cli.output import console
 
-    console.print(markdown_table(costs, dates), markup=False, soft_wrap=True)
+    table = markdown_table(costs, dates)
+    if readme is not None:
+        from components.errors import ConfigError
+
+        if not readme.is_file():
+            raise ConfigError(f"--readme: {readme} is not a file")
+        readme.write_text(replace_readme_block(readme.read_text(), table))
+    console.print(table, markup=False, soft_wrap=True)
     for c in costs:
         for item in c.unpriced:
             console.print(f"  unpriced in {c.env} on {c.cloud}: {item['type']} ({item['reason']})",
@@ -147,6 +158,7 @@ def cost(
     plan_file: PlanFileOpt = None,
     requests: RequestsOpt = None,
     summary: SummaryOpt = False,
+    readme: ReadmeOpt = None,
     output: OutputOpt = OutputFormat.text,
     project_dir: ProjectDirOpt = None,
 ) -> None:
@@ -156,8 +168,10 @@ def cost(
                                  param_hint="--plan-file")
     if requests is not None:
         return _requests(parse_levels(requests), project_dir, env, cloud, output)
+    if readme is not None and not summary:
+        raise typer.BadParameter("--readme writes the --summary table; add --summary", param_hint="--readme")
     if summary:
-        return _summary(project_dir, env, cloud, output)
+        return _summary(project_dir, env, cloud, output, readme)
     from cost.estimate import estimate
     from stacks.planning import load_plans
 

@@ -183,7 +183,8 @@ def estimate(plan: Plan, usage: Optional[UsageSpec] = None) -> CostReport:
         try:
             found = RULES[rule["kind"]](ctx, res, rule)
         except Unpriced as why:
-            report.unpriced.append({"urn": res.urn, "type": res.type, "reason": str(why)})
+            report.unpriced.append({"urn": res.urn, "type": res.type, "reason": str(why),
+                                    **({"category": rule["category"]} if rule.get("category") else {})})
             continue
         except (KeyError, ValueError, TypeError) as exc:  # inputs shaped unlike the rule expects: say so
             report.unpriced.append({"urn": res.urn, "type": res.type,

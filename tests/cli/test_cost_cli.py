@@ -47,8 +47,11 @@ def test_text_marks_assumptions_and_prints_totals():
     # the snapshot date the figures come from is printed (issue 21)
     assert f"Price snapshot: aws {SNAPSHOT['snapshot_date']}" in out
     assert " *" in out and "* estimate from usage assumptions" in out
-    storage = next(line for line in out.splitlines() if "aws:s3/bucket:Bucket" in line)
-    assert "*" in storage
+    registry = next(line for line in out.splitlines() if "aws:ecr/repository:Repository" in line)
+    assert "*" in registry  # registry GB come from the usage section
+    # a bucket whose tiers lack eu-west-1 prices is listed unpriced with the region, not priced elsewhere
+    unpriced = [line for line in out.splitlines() if line.startswith("  unpriced:")]
+    assert all("eu-west-1" in line for line in unpriced)
 
 
 HAND_PLAN = {"plans": [{
