@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import zlib
 from typing import Callable
@@ -36,6 +37,7 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 # Content-Encoding values accepted on request bodies (RFC 9110 section 8.4.1; "x-gzip" is an
 # alias of gzip there) -> zlib wbits: gzip framing, and "deflate" meaning the zlib format.
 ENCODINGS = {b"gzip": 16 + zlib.MAX_WBITS, b"x-gzip": 16 + zlib.MAX_WBITS, b"deflate": zlib.MAX_WBITS}
+log = logging.getLogger("app.limits")
 
 
 def error_body(message: str) -> bytes:
@@ -79,7 +81,7 @@ class GuardMiddleware:
     def __init__(self, app, *, metrics, route_label: Callable[[str], str], exempt: frozenset[str],
                  body_limits: dict[str, int] | None = None, max_body_bytes: int = MAX_BODY_BYTES,
                  max_concurrency: int = DEFAULT_MAX_CONCURRENCY, body_timeout_s: float = BODY_TIMEOUT_S,
-                 max_buffered_bytes: int = MAX_BUFFERED_BYTES):
+                 max_buffered_bytes: int = MAX_BUFFERED_BYTES, fast_posts: dict[str, Callable] | None = None):
         self.app = app
         self.metrics = metrics
         self.route_label = route_label
@@ -91,8 +93,32 @@ class GuardMiddleware:
         self.max_concurrency = max_concurrency
         self.body_timeout_s = body_timeout_s
         self.max_buffered_bytes = max_buffered_bytes
+        # path -> async (body, headers) -> (status, body, headers), for POSTs answered right here
+        self.fast_posts = fast_posts or {}
         self.in_flight = 0
         self.buffered = 0
+        # Body deadlines: task -> monotonic deadline, enforced by one sweeper task per event loop
+        # rather than a timer per request (asyncio.timeout costs ~10 % of a /predict).
+        self.reading: dict[asyncio.Task, float] = {}
+        self.expired: set[asyncio.Task] = set()
+        self._sweeper: asyncio.Task | None = None
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.reading:
+            await asyncio.sleep(min(0.25, self.body_timeout_s / 4))
+            now = loop.time()
+            for task, deadline in list(self.reading.items()):
+                if deadline <= now and task not in self.expired:
+                    self.expired.add(task)
+                    task.cancel()
+        self._sweeper = None
+
+    def _watch(self, task: asyncio.Task) -> None:
+        loop = asyncio.get_running_loop()
+        self.reading[task] = loop.time() + self.body_timeout_s
+        if self._sweeper is None or self._sweeper.done() or self._sweeper.get_loop() is not loop:
+            self._sweeper = loop.create_task(self._sweep())
 
     async def _read_body(self, scope, receive, limit: int) -> tuple[bytes, bool]:
         """The whole (decoded) body, and whether it was decoded; raises Rejected or ClientGone."""
@@ -113,31 +139,35 @@ class GuardMiddleware:
         decoder = zlib.decompressobj(ENCODINGS[encoding]) if encoding else None
         chunks: list[bytes] = []
         size = 0
+        task = asyncio.current_task()
+        self._watch(task)
         try:
-            async with asyncio.timeout(self.body_timeout_s):
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        raise ClientGone
-                    data = message.get("body", b"")
-                    if decoder is not None and data:
-                        data = _inflate(decoder, data, limit - size, encoding)
-                    size += len(data)
-                    if size > limit:
-                        raise Rejected(413, f"request body exceeds {limit} bytes"
-                                            + (" once decompressed" if decoder else ""))
-                    if data:
-                        self.buffered += len(data)
-                        chunks.append(data)
-                        if self.buffered > self.max_buffered_bytes:
-                            raise Rejected(503, "too many request bodies in flight; retry later",
-                                           [(b"retry-after", b"1")])
-                    if not message.get("more_body", False):
-                        break
-        except TimeoutError:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                data = message.get("body", b"")
+                if decoder is not None and data:
+                    data = _inflate(decoder, data, limit - size, encoding)
+                size += len(data)
+                if size > limit:
+                    raise Rejected(413, f"request body exceeds {limit} bytes" + (" once decompressed" if decoder else ""))
+                if data:
+                    self.buffered += len(data)
+                    chunks.append(data)
+                    if self.buffered > self.max_buffered_bytes:
+                        raise Rejected(503, "too many request bodies in flight; retry later", [(b"retry-after", b"1")])
+                if not message.get("more_body", False):
+                    break
+        except asyncio.CancelledError:
+            if task not in self.expired:
+                raise
+            task.uncancel()  # our own deadline, not a shutdown: answer it
             raise Rejected(408, f"the request body did not arrive within {self.body_timeout_s:g} s",
                            [(b"connection", b"close")]) from None
         finally:
+            self.reading.pop(task, None)
+            self.expired.discard(task)
             self.buffered -= sum(map(len, chunks))
         if decoder is not None and not decoder.eof:
             raise Rejected(400, f"the {encoding.decode()} request body is truncated")
@@ -171,6 +201,22 @@ class GuardMiddleware:
                                         [(b"retry-after", b"1")])
             if decoded:  # the app sees the body as it was before compression
                 scope = dict(scope, headers=[h for h in scope["headers"] if h[0] != b"content-encoding"])
+            fast = self.fast_posts.get(scope["path"]) if scope["method"] == "POST" else None
+            if fast is not None:
+                self.in_flight += 1
+                self.metrics.in_flight.inc()
+                try:
+                    status, answer, headers = await fast(body, scope["headers"])
+                except Exception:  # noqa: BLE001 - a bug: logged with its traceback, answered as JSON
+                    log.exception("inference failed")
+                    status, answer, headers = 500, error_body("internal error"), [(b"content-type", b"application/json")]
+                finally:
+                    self.in_flight -= 1
+                    self.metrics.in_flight.dec()
+                await send({"type": "http.response.start", "status": status,
+                            "headers": [*headers, (b"content-length", str(len(answer)).encode())]})
+                await send({"type": "http.response.body", "body": answer})
+                return
             replayed = False
 
             async def replay():

@@ -1,13 +1,16 @@
 """Load benchmark of the inference service against a bare FastAPI endpoint, in one run.
 
-    python bench/app_load.py [--seconds 4] [--concurrency 8] [--batch 64]
+    python bench/app_load.py [--seconds 4] [--concurrency 8] [--batch 64] [--big-batch 1000]
 
-Starts two uvicorn processes on 127.0.0.1 (one worker each): a bare FastAPI app whose POST
-endpoint ignores its body and returns a constant (the baseline: what the server and framework
-cost), and the real service. Drives them in turn, in interleaved rounds, with a bounded asyncio
-load over keep-alive connections (at most 64 concurrent, at most 20 s of load in all) and prints
-requests/s, p50 and p99 for /predict and for the batch endpoint (images/s), and /predict's
-throughput as a share of the baseline's. Figures only: nothing here passes or fails.
+Starts two servers on 127.0.0.1 (one worker each): a bare FastAPI app on plain uvicorn whose
+POST endpoint ignores its body and returns a constant (the baseline: what the server and
+framework cost), and the real service as the container runs it (`python -m app`, with its
+header limits and body deadline). Drives them in turn, in interleaved rounds, with a bounded
+asyncio load over keep-alive connections (at most 64 concurrent, at most 30 s of load in all)
+and prints requests/s, p50 and p99 for /predict, for a JSON batch, and for a 1,000-image batch
+sent as JSON and as binary tensor data (Triton's binary tensor data extension, binary outputs
+too), with /predict's throughput as a share of the baseline's. Figures only: nothing here
+passes or fails.
 """
 from __future__ import annotations
 
@@ -21,11 +24,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"  # never anything but loopback
 MAX_CONCURRENCY = 64
-MAX_TOTAL_SECONDS = 20.0
-PHASES = 3  # baseline, /predict, batch
+MAX_TOTAL_SECONDS = 30.0
+PHASES = 5  # baseline, /predict, batch, big batch as JSON, big batch as binary
 
 
 def bare_app():
@@ -47,12 +52,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(target: str, port: int) -> subprocess.Popen:
+def start_server(target: str | None, port: int) -> subprocess.Popen:
+    """`target` on plain uvicorn, or (None) the service as its container starts it."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
-           "OMP_NUM_THREADS": "1", "MAX_CONCURRENCY": str(MAX_CONCURRENCY)}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", target, "--host", HOST,
-                             "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
-                            env=env, cwd=ROOT)
+           "OMP_NUM_THREADS": "1", "MAX_CONCURRENCY": str(MAX_CONCURRENCY), "HOST": HOST, "PORT": str(port),
+           "WEB_CONCURRENCY": "1"}
+    env.pop("MODEL_URI", None)
+    command = [sys.executable, "-m", "app"] if target is None else \
+        [sys.executable, "-m", "uvicorn", "--factory", target, "--host", HOST, "--port", str(port), "--workers", "1",
+         "--log-level", "warning", "--no-access-log"]
+    proc = subprocess.Popen(command, env=env, cwd=ROOT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -99,9 +108,19 @@ async def _one(port: int, request: bytes) -> tuple[int, bytes]:
         writer.close()
 
 
-def post(path: str, body: bytes) -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nhost: {HOST}\r\ncontent-type: application/json\r\n"
+def post(path: str, body: bytes, **headers: str) -> bytes:
+    extra = "".join(f"{name.replace('_', '-')}: {value}\r\n" for name, value in headers.items())
+    return (f"POST {path} HTTP/1.1\r\nhost: {HOST}\r\ncontent-type: application/json\r\n{extra}"
             f"content-length: {len(body)}\r\n\r\n").encode() + body
+
+
+def binary_infer(rows: list) -> bytes:
+    """A Triton-binary-extension request: JSON header, then the FP32 tensor; binary outputs."""
+    data = np.asarray(rows, dtype="<f4").tobytes()
+    head = json.dumps({"inputs": [{"name": "pixels", "shape": [len(rows), 64], "datatype": "FP32",
+                                   "parameters": {"binary_data_size": len(data)}}],
+                       "parameters": {"binary_data_output": True}}).encode()
+    return post("/v2/models/digits/infer", head + data, inference_header_content_length=str(len(head)))
 
 
 async def drive(port: int, request: bytes, concurrency: int, seconds: float) -> tuple[list[float], int, float]:
@@ -162,44 +181,59 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds the phase time is split into")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--batch", type=int, default=64, help="images per batch request (at most 64)")
+    parser.add_argument("--big-batch", type=int, default=1000, help="images per big batch (at most 1024)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args(argv)
     concurrency = max(1, min(args.concurrency, MAX_CONCURRENCY))
     # Warm-ups take 0.5 s per phase; the rest of the 20 s budget is split between the phases.
     seconds = max(0.5, min(args.seconds, (MAX_TOTAL_SECONDS - 0.5 * PHASES) / PHASES))
     batch = max(1, min(args.batch, 64))
+    big = max(1, min(args.big_batch, 1024))
 
     sys.path.insert(0, str(ROOT))
     sample = json.loads((ROOT / "app" / "model" / "selftest.json").read_text())["pixels"]
     one = json.dumps({"pixels": sample[0]}).encode()
     rows = [sample[i % len(sample)] for i in range(batch)]
-    many = json.dumps({"inputs": [{"name": "pixels", "shape": [batch, 64], "datatype": "FP32",
-                                   "data": rows}]}).encode()
+    def as_json(images: list) -> bytes:
+        return json.dumps({"inputs": [{"name": "pixels", "shape": [len(images), 64], "datatype": "FP32",
+                                       "data": images}]}).encode()
+
+    big_rows = [sample[i % len(sample)] for i in range(big)]
 
     bare_port, service_port = free_port(), free_port()
-    servers = [start_server("app_load:bare_app", bare_port), start_server("app.service:create_app", service_port)]
+    servers = [start_server("app_load:bare_app", bare_port), start_server(None, service_port)]
     try:
         results = run_interleaved({"baseline": (bare_port, post("/predict", one)),
                                    "predict": (service_port, post("/predict", one)),
-                                   "infer": (service_port, post("/v2/models/digits/infer", many))},
+                                   "infer": (service_port, post("/v2/models/digits/infer", as_json(rows))),
+                                   "big_json": (service_port, post("/v2/models/digits/infer", as_json(big_rows))),
+                                   "big_binary": (service_port, binary_infer(big_rows))},
                                   concurrency, seconds, args.rounds)
     finally:
         for proc in servers:
             stop_server(proc)
     baseline, single, batched = results["baseline"], results["predict"], results["infer"]
     batched["images_per_s"] = batched["rps"] * batch
-    report = {"concurrency": concurrency, "seconds_per_phase": seconds, "batch": batch,
+    for name in ("big_json", "big_binary"):
+        results[name]["images_per_s"] = results[name]["rps"] * big
+    report = {"concurrency": concurrency, "seconds_per_phase": seconds, "batch": batch, "big_batch": big,
               "baseline": baseline, "predict": single, "infer_batch": batched,
-              "predict_to_baseline": single["rps"] / baseline["rps"] if baseline["rps"] else float("nan")}
+              "infer_big_json": results["big_json"], "infer_big_binary": results["big_binary"],
+              "predict_to_baseline": single["rps"] / baseline["rps"] if baseline["rps"] else float("nan"),
+              "big_binary_to_json": results["big_binary"]["rps"] / results["big_json"]["rps"]
+              if results["big_json"]["rps"] else float("nan")}
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     print(f"one uvicorn worker per server, {HOST}, concurrency {concurrency}, {seconds:g} s per phase")
-    for name, row in (("bare FastAPI POST", baseline), ("/predict", single), (f"infer x{batch}", batched)):
+    for name, row in (("bare FastAPI POST", baseline), ("/predict", single), (f"infer x{batch}", batched),
+                      (f"infer x{big} JSON", results["big_json"]), (f"infer x{big} binary", results["big_binary"])):
         extra = f"  {row['images_per_s']:9.0f} images/s" if "images_per_s" in row else ""
         print(f"  {name:<18} {row['rps']:8.0f} req/s  p50 {row['p50_ms']:6.2f} ms  p99 {row['p99_ms']:6.2f} ms"
               f"  errors {row['errors']}{extra}")
     print(f"  /predict throughput = {report['predict_to_baseline']:.1%} of the bare endpoint")
+    print(f"  x{big} batch: binary tensors = {report['big_binary_to_json']:.2f}x the JSON throughput")
+    print("  (a shared machine: figures vary by 10-20 % between runs; compare within one run)")
     return 0
 
 

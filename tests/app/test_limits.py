@@ -9,6 +9,7 @@ import json
 import zlib
 
 import httpx
+from fastapi.testclient import TestClient
 import numpy as np
 import pytest
 
@@ -310,3 +311,20 @@ def test_bodies_being_read_are_bounded_in_total():
     guard, sent = asyncio.run(scenario())
     assert sent[0]["status"] == 503 and b"too many request bodies" in sent[1]["body"]
     assert guard.buffered == 8  # what this request buffered was given back
+
+
+@pytest.mark.parametrize("path", ["/predict", "/v2/models/digits/infer", "/v2/models/digits/versions/{v}/infer"])
+def test_a_bug_in_inference_is_a_json_500(model, path, monkeypatch):
+    app = create_app(model_uri=str(MODEL_DIR))
+    app.state.runtime.load(str(MODEL_DIR))
+
+    def broken(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app.state.runtime, "predict_one", broken)
+    monkeypatch.setattr(app.state.runtime, "infer", broken)
+    client = TestClient(app, raise_server_exceptions=False)
+    body = {"pixels": [1] * 64} if path == "/predict" else infer_body([[1] * 64])
+    response = client.post(path.format(v=model.version), json=body)
+    assert response.status_code == 500 and response.headers["content-type"] == "application/json"
+    assert response.json()["error"].startswith("internal error")
