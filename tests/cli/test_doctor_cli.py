@@ -103,13 +103,13 @@ def stubbed_clients(monkeypatch, denied=()):
 
 
 def test_missing_permission_is_exit_1_with_its_fix(clean_env, monkeypatch):
-    stubbed_clients(monkeypatch, denied={"ecs:CreateService"})
+    stubbed_clients(monkeypatch, denied={"s3:CreateBucket"})
     result = invoke("doctor", "--env", "dev", "--cloud", "aws")
     assert result.exit_code == 1, result.output
     lines = [ln.strip() for ln in result.stdout.splitlines()]
-    at = lines.index("missing  aws permission ecs:CreateService")
+    at = lines.index("missing  aws permission s3:CreateBucket")
     assert lines[at + 2] == "saw: implicitDeny"
-    assert lines[at + 3].startswith("fix: allow ecs:CreateService in a policy of the deploying identity")
+    assert lines[at + 3].startswith("fix: allow s3:CreateBucket in a policy of the deploying identity")
     assert ", 1 missing, " in lines[-1]
 
 
@@ -134,11 +134,11 @@ def test_a_tool_missing_is_exit_1(clean_env, monkeypatch):
 # -- deploy runs the doctor first ---------------------------------------------------------------------
 def test_deploy_refuses_on_a_missing_prerequisite_before_the_engine(fake, monkeypatch, clean_env):
     monkeypatch.setenv("PATH", f"{clean_env}:{Path(sys.executable).parent}:/usr/bin:/bin")
-    stubbed_clients(monkeypatch, denied={"ecs:CreateService"})
+    stubbed_clients(monkeypatch, denied={"s3:CreateBucket"})
     result = runner.invoke(app, ["deploy", "--env", "dev", "--cloud", "aws", "--yes", "--project-dir", str(fake.project)])
     assert result.exit_code == 1, result.output
     text = " ".join(result.stderr.split())
-    assert "prerequisite(s) missing, nothing was deployed" in text and "ecs:CreateService" in text
+    assert "prerequisite(s) missing, nothing was deployed" in text and "s3:CreateBucket" in text
     assert not fake.calls(), "no pulumi command may run before the prerequisites are there"
 
 

@@ -53,7 +53,7 @@ def quota_code(instance_type: str, spot: bool) -> Optional[str]:
 # list_applicationautoscaling.html, list_amazoncloudwatchlogs.html, list_amazoncloudwatch.html,
 # list_amazonsns.html, list_awsbudgetservice.html (CreateBudget is authorised by budgets:ModifyBudget),
 # list_awscostexplorerservice.html, list_awscertificatemanager.html, list_awswafv2.html,
-# list_awssecretsmanager.html, list_amazonroute53.html.
+# list_awssecretsmanager.html, list_amazonroute53.html, list_awslambda.html.
 ACTIONS: dict[str, tuple[str, ...]] = {
     "aws:s3/bucket:Bucket": ("s3:CreateBucket",),
     "aws:s3/bucketPolicy:BucketPolicy": ("s3:PutBucketPolicy",),
@@ -93,6 +93,15 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "aws:ecs/cluster:Cluster": ("ecs:CreateCluster",),
     "aws:ecs/service:Service": ("ecs:CreateService",),
     "aws:ecs/taskDefinition:TaskDefinition": ("ecs:RegisterTaskDefinition", "iam:PassRole"),
+    "aws:lambda/function:Function": ("lambda:CreateFunction", "iam:PassRole"),
+    "aws:lambda/permission:Permission": ("lambda:AddPermission",),
+    # API Gateway v2 management actions are the HTTP verbs on the resource path
+    # (list_amazonapigatewaymanagementv2.html): creating an API, integration, route or stage is a POST.
+    "aws:apigatewayv2/api:Api": ("apigateway:POST",),
+    "aws:apigatewayv2/integration:Integration": ("apigateway:POST",),
+    "aws:apigatewayv2/route:Route": ("apigateway:POST",),
+    "aws:apigatewayv2/stage:Stage": ("apigateway:POST",),
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": ("ecr:SetRepositoryPolicy",),
     "aws:appautoscaling/target:Target": ("application-autoscaling:RegisterScalableTarget",),
     "aws:appautoscaling/policy:Policy": ("application-autoscaling:PutScalingPolicy",),
     "aws:cloudwatch/logGroup:LogGroup": ("logs:CreateLogGroup",),
