@@ -25,6 +25,14 @@ def prod():
 
 
 @pytest.fixture(scope="module")
+def untagged(prod):
+    """prod as if the program activated no cost-allocation tag itself: its budget's tags are all prerequisites."""
+    from dataclasses import replace
+
+    return replace(prod, resources=[r for r in prod.resources if r.type != preflight.TAG_TYPE])
+
+
+@pytest.fixture(scope="module")
 def dev():
     return plan_environment(PROJECT_DIR, "dev", "aws")
 
@@ -65,11 +73,16 @@ def test_quota_codes_per_family(instance_type, spot, code):
 
 def test_budget_tag_filters_become_tag_requirements(prod):
     # "Activating user-defined cost allocation tags": a budget's tag filter counts nothing until the
-    # key is activated. prod's budget filters on service and environment.
+    # key is activated; keys the program activates itself (costexplorer.CostAllocationTag) are not asked of the user.
+    [budget] = prod.of_type("aws:budgets/budget:Budget")
+    filtered = {f["tags"]["key"] for f in budget.inputs["filterExpression"].get("ands", [budget.inputs["filterExpression"]])
+                if "tags" in f}
+    activated = {t.inputs["tagKey"] for t in prod.of_type(preflight.TAG_TYPE)}
+    assert filtered, "prod's budget filters on the service's tags"
     tags = by_kind(doctor.requirements(prod), "tag")
-    assert set(tags) == {"service", "environment"}
-    assert "aws ce update-cost-allocation-tags-status --cost-allocation-tags-status TagKey=service,Status=Active" \
-        in tags["service"].fix
+    assert set(tags) == filtered - activated
+    for key, req in tags.items():
+        assert f"--cost-allocation-tags-status TagKey={key},Status=Active" in req.fix
 
 
 def test_tags_the_program_activates_are_not_prerequisites(prod):
@@ -137,30 +150,30 @@ def stub_simulation(stubs, reqs, denied=()):
                               {"PolicySourceArn": "arn:aws:iam::123456789012:role/deployer", "ActionNames": actions})
 
 
-def test_everything_ok(prod, made):
+def test_everything_ok(untagged, made):
     clients, stubs = made
-    reqs = cloud_reqs(prod)
+    reqs = cloud_reqs(untagged)
     stubs["service-quotas"].add_response("get_service_quota", FIXTURES["quota_g_spot_8"],
                                          {"ServiceCode": "ec2", "QuotaCode": "L-3819A6DF"})
     stubs["ce"].add_response("list_cost_allocation_tags", FIXTURES["tags_active"],
                              {"TagKeys": ANY, "Type": "UserDefined"})
     stub_simulation(stubs, reqs)
-    checked = preflight.check(prod, reqs, LIVE, made=clients)
+    checked = preflight.check(untagged, reqs, LIVE, made=clients)
     assert {r.status for r in checked} == {Status.ok}, [(r.name, r.detail) for r in checked if r.status != Status.ok]
     assert doctor.exit_code(checked) == 0
     for s in stubs.values():
         s.assert_no_pending_responses()
 
 
-def test_missing_quota_tag_and_action_each_with_its_fix(prod, made):
+def test_missing_quota_tag_and_action_each_with_its_fix(untagged, made):
     clients, stubs = made
-    reqs = cloud_reqs(prod)
+    reqs = cloud_reqs(untagged)
     stubs["service-quotas"].add_response("get_service_quota", FIXTURES["quota_g_spot_0"],
                                          {"ServiceCode": "ec2", "QuotaCode": "L-3819A6DF"})
     stubs["ce"].add_response("list_cost_allocation_tags", FIXTURES["tags_one_inactive"],
                              {"TagKeys": ANY, "Type": "UserDefined"})
     stub_simulation(stubs, reqs, denied={"iam:PassRole"})
-    checked = {(r.kind, r.name): r for r in preflight.check(prod, reqs, LIVE, made=clients)}
+    checked = {(r.kind, r.name): r for r in preflight.check(untagged, reqs, LIVE, made=clients)}
     quota = checked[("quota", "L-3819A6DF in eu-west-1")]
     assert quota.status == Status.missing and "0 vCPUs, 4 needed" in quota.detail
     assert checked[("tag", "environment")].status == Status.missing
