@@ -93,15 +93,18 @@ def _requests(levels, project_dir, env, cloud, output) -> None:
     from cli.output import console
 
     for env_name, r in results:
-        table = Table(title=f"{env_name} on {r.cloud} ({r.region}): serving per month, storage and registry aside",
+        table = Table(title=f"{env_name} on {r.cloud} ({r.region}): serving per month (storage, registry, logs, alarms aside)",
                       title_justify="left")
         for name in ("Requests/month", "Serverless USD", "VM USD", "Cheaper"):
             table.add_column(name, justify="right" if name != "Cheaper" else "left")
         for i, n in enumerate(r.levels):
             s, v = r.usd["serverless"][i], r.usd["vm"][i]
-            table.add_row(f"{n:,.0f}", f"{s:,.2f}", f"{v:,.2f}", "serverless" if s < v else "VM" if v < s else "equal")
+            cheaper = ("serverless" if s < v else "VM" if v < s else "equal") if r.comparable else "? (unpriced)"
+            table.add_row(f"{n:,.0f}", f"{s:,.2f}", f"{v:,.2f}", cheaper)
         console.print(table)
-        if r.break_even is None:
+        if not r.comparable:
+            console.print(f"  break-even: not computed; {r.note}", markup=False, soft_wrap=True)
+        elif r.break_even is None:
             console.print(f"  break-even: serverless stays cheaper up to {1e11:,.0f} requests/month", markup=False)
         else:
             console.print(f"  break-even: VMs cost no more than serverless from {r.break_even:,.0f} requests/month",

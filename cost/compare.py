@@ -17,6 +17,10 @@ from typing import Any, Optional
 
 from components.spec import UsageSpec
 from cost.estimate import USAGE_CATEGORIES, CostReport, estimate, usage_of
+
+# Left out of the serverless-vs-VM comparison: usage that is the same whichever mode serves, and
+# alarms (monitoring), which both modes carry and which do not scale with traffic.
+COMPARE_ASIDE = (*USAGE_CATEGORIES, "monitoring")
 from stacks.plan import Plan
 
 MODES = ("serverless", "vm")
@@ -30,8 +34,8 @@ IDLE_USAGE = UsageSpec(storage_hot_gb=0, storage_warm_gb=0, storage_cold_gb=0, s
 
 
 def serving_usd(report: CostReport) -> float:
-    """The monthly cost without storage, registry and usage-assumed log lines (identical in both modes)."""
-    return sum(line.monthly_usd for line in report.lines if line.category not in USAGE_CATEGORIES)
+    """The monthly cost of serving: storage, registry, logs and alarms aside (the same in both modes)."""
+    return sum(line.monthly_usd for line in report.lines if line.category not in COMPARE_ASIDE)
 
 
 def at_requests(plan: Plan, requests: float) -> CostReport:
@@ -48,13 +52,14 @@ class ModeCosts:
     unpriced: dict[str, list[dict[str, str]]]  # mode -> what could not be priced (same at every level)
     break_even: Optional[float]  # requests/month from which VMs cost no more than serverless; None if never
     note: str = ""
+    comparable: bool = True  # False when a mode's serving resources are unpriced
 
     def to_dict(self) -> dict[str, Any]:
         return {"cloud": self.cloud, "region": self.region,
                 "levels": [{"requests_per_month": n, **{m: round(self.usd[m][i], 2) for m in MODES}}
                            for i, n in enumerate(self.levels)],
                 "break_even_requests_per_month": None if self.break_even is None else round(self.break_even),
-                "unpriced": self.unpriced, "note": self.note}
+                "comparable": self.comparable, "unpriced": self.unpriced, "note": self.note}
 
 
 def _difference(plans: dict[str, Plan], requests: float) -> float:
@@ -82,12 +87,17 @@ def compare(plans: dict[str, Plan], levels: list[float]) -> ModeCosts:
     reports = {m: [at_requests(plans[m], n) for n in levels] for m in MODES}
     usd = {m: [serving_usd(r) for r in reports[m]] for m in MODES}
     unpriced = {m: (reports[m][0].unpriced if reports[m] else []) for m in MODES}
-    note = ""
-    if any(unpriced.values()):
-        note = "some resources are unpriced (see unpriced); the figures and the break-even leave them out"
+    note, even = "", None
+    gaps = [m for m in MODES if any(u.get("category") not in COMPARE_ASIDE for u in unpriced[m])]
+    if gaps:
+        # a mode whose serving resources are unpriced would look free: no comparison, say why
+        note = (f"{' and '.join(gaps)} serving has unpriced resources in {plans['serverless'].region} "
+                "(see unpriced): the figures leave them out and no break-even is computed")
+    else:
+        even = break_even(plans)
     first = plans["serverless"]
     return ModeCosts(cloud=first.cloud, region=first.region, levels=list(levels), usd=usd, unpriced=unpriced,
-                     break_even=break_even(plans), note=note)
+                     break_even=even, note=note, comparable=not gaps)
 
 
 @dataclass
@@ -114,7 +124,7 @@ def env_cost(plan: Plan) -> EnvCost:
     seen = {(u["urn"], u["reason"]) for u in loaded.unpriced}
     unpriced = loaded.unpriced + [u for u in idle.unpriced if (u["urn"], u["reason"]) not in seen]
     return EnvCost(stack=plan.stack, env=plan.env, cloud=plan.cloud, region=plan.region,
-                   idle_usd=serving_usd(idle), loaded_usd=loaded.monthly_usd, unpriced=unpriced)
+                   idle_usd=idle.idle_usd, loaded_usd=loaded.monthly_usd, unpriced=unpriced)
 
 
 def markdown_table(costs: list[EnvCost], snapshot_dates: dict[str, str]) -> str:
@@ -151,11 +161,19 @@ def _with_mode(values: dict[str, Any], mode: str) -> dict[str, Any]:
     serving["mode"] = mode
     if mode == "vm":  # a VM group at zero machines serves nothing: at least one machine stays up
         serving["min_instances"] = max(1, int(serving.get("min_instances") or 0))
+        serving.pop("backend", None)  # a serverless backend choice (AWS lambda / fargate) means nothing for VMs
     service["serving"] = serving
     out["service"] = service
-    for cloud, over in dict(out.get("overrides") or {}).items():
-        if isinstance(over, dict) and isinstance(over.get("serving"), dict) and "mode" in over["serving"]:
-            over["serving"] = {**over["serving"], "mode": mode}
+    for over in dict(out.get("overrides") or {}).values():
+        if isinstance(over, dict) and isinstance(over.get("serving"), dict):
+            cloud_serving = dict(over["serving"])
+            if "mode" in cloud_serving:
+                cloud_serving["mode"] = mode
+            if mode == "vm":
+                cloud_serving.pop("backend", None)
+                if "min_instances" in cloud_serving:
+                    cloud_serving["min_instances"] = max(1, int(cloud_serving["min_instances"] or 0))
+            over["serving"] = cloud_serving
     return out
 
 
