@@ -32,10 +32,19 @@ from .storage import private_bucket
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html).
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
 LOG_PREFIX = "alb"
-# ALB access-log delivery principal ("Enable access logs ...", step 2: attach a bucket policy).
-# Not verifiable offline that every older region accepts it rather than its legacy ELB account:
+# ALB access-log delivery ("Enable access logs ...", step 2: attach a bucket policy): the log
+# delivery service principal; regions available before August 2022 documented (and may still use)
+# the regional ELB account instead, which aws.elb.getServiceAccount returns for them. Both are
+# granted there, scoped to the same prefix. Not verifiable offline which one a region uses:
 # `mlinfra doctor` / the first requests after a deploy show whether logs land.
 ELB_LOG_DELIVERY = "logdelivery.elasticloadbalancing.amazonaws.com"
+# Regions with a legacy ELB account (terraform-provider-aws aws_elb_service_account's region map,
+# from the ELB access-log documentation's table).
+LEGACY_ELB_ACCOUNT_REGIONS = frozenset({
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-south-1",
+    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+    "ca-central-1", "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1", "eu-north-1",
+    "me-south-1", "sa-east-1"})
 
 # AWS managed rule groups (https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-list.html):
 # the baseline set, known bad inputs (Log4j, exploit paths) and Amazon's IP reputation list.
@@ -168,10 +177,22 @@ def access_log_bucket(provider, ctx: BuildContext, parent: pulumi.Resource, acco
               "expiration": {"days": days}, "noncurrent_version_expiration": {"noncurrent_days": 1},
               "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}]
 
+    legacy = None
+    if ctx.spec.region in LEGACY_ELB_ACCOUNT_REGIONS:
+        legacy = aws.elb.get_service_account_output(region=ctx.spec.region,
+                                                    opts=pulumi.InvokeOutputOptions(parent=parent)).arn
+
     def delivery(arn: str):
-        return account.apply(lambda acct: [{
-            "Sid": "ElbLogDelivery", "Effect": "Allow", "Principal": {"Service": ELB_LOG_DELIVERY},
-            "Action": "s3:PutObject", "Resource": f"{arn}/{LOG_PREFIX}/AWSLogs/{acct}/*"}])
+        def statements(a):
+            acct, legacy_arn = a
+            resource = f"{arn}/{LOG_PREFIX}/AWSLogs/{acct}/*"
+            out = [{"Sid": "ElbLogDelivery", "Effect": "Allow", "Principal": {"Service": ELB_LOG_DELIVERY},
+                    "Action": "s3:PutObject", "Resource": resource}]
+            if legacy_arn:
+                out.append({"Sid": "ElbLogDeliveryLegacyAccount", "Effect": "Allow", "Principal": {"AWS": legacy_arn},
+                            "Action": "s3:PutObject", "Resource": resource})
+            return out
+        return pulumi.Output.all(account, legacy).apply(statements)
 
     return private_bucket(ctx, parent, f"{ctx.prefix}-logs", provider.bucket_name(ctx, "logs"),
                           force_destroy=True, sse_algorithm="AES256", rules=rules, extra_statements=delivery)

@@ -180,6 +180,11 @@ def call(token: str, args: dict, region: str = "us-east-1") -> dict:
         return {"names": [f"{region}a", f"{region}b", f"{region}c"], "zoneIds": ["z1", "z2", "z3"], "id": region}
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
         return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/mock", "userId": "AIDAMOCK", "id": ACCOUNT}
+    if token == "aws:elb/getServiceAccount:getServiceAccount":
+        # A few of the regional ELB accounts (terraform-provider-aws aws_elb_service_account map).
+        accounts = {"eu-west-1": "156460612806", "us-east-1": "127311923021", "eu-central-1": "054676820928"}
+        acct = accounts.get(args.get("region") or region, "000000000000")
+        return {"arn": f"arn:aws:iam::{acct}:root", "id": acct, "region": args.get("region") or region}
     if token == "aws:route53/getZone:getZone":
         zone = str(args.get("name", "example.com")).rstrip(".")
         return {"zoneId": f"Z{_hex(zone, 13).upper()}", "name": zone, "id": f"Z{_hex(zone, 13).upper()}",

@@ -134,12 +134,22 @@ def test_alb_access_logs_go_to_an_sse_s3_bucket_with_the_retention(unmanaged):
     write = by_sid(named(unmanaged, "digits-dev-logs-tls-only"))["ElbLogDelivery"]
     assert write["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
     assert write["Action"] == "s3:PutObject" and write["Resource"] == f"{arn}/alb/AWSLogs/{ACCOUNT}/*"
+    # eu-west-1 predates August 2022: its regional ELB account (156460612806 in the documented table,
+    # as aws.elb.getServiceAccount answers) may deliver too, to the same prefix only.
+    legacy = by_sid(named(unmanaged, "digits-dev-logs-tls-only"))["ElbLogDeliveryLegacyAccount"]
+    assert legacy["Principal"] == {"AWS": "arn:aws:iam::156460612806:root"} and legacy["Resource"] == write["Resource"]
     assert by_sid(named(unmanaged, "digits-dev-logs-tls-only"))["DenyInsecureTransport"]["Effect"] == "Deny"
     block = named(unmanaged, "digits-dev-logs-public-access").inputs
     assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
                                           "restrictPublicBuckets"))
     # ELB checks write access when logging is enabled: the policy must exist first.
     assert any(u.endswith("::digits-dev-logs-tls-only") for u in named(unmanaged, "digits-dev-alb").dependsOn)
+
+
+def test_a_region_opened_after_august_2022_grants_only_the_delivery_principal():
+    plan = plan_aws({"serving": {"min_instances": 1}}, regions={"aws": "eu-central-2"})
+    sids = by_sid(named(plan, "digits-dev-logs-tls-only"))
+    assert "ElbLogDeliveryLegacyAccount" not in sids and "ElbLogDelivery" in sids
 
 
 def test_internal_ingress_with_a_domain_stays_internal():
