@@ -1,4 +1,4 @@
-"""`mlinfra cost`: the monthly estimate per resource and per cloud, serverless vs VM per traffic level, idle vs loaded."""
+"""`mlinfra cost`: monthly estimate per resource and cloud; serverless vs VM per traffic level; idle vs loaded."""
 from __future__ import annotations
 
 import re
@@ -93,8 +93,8 @@ def _requests(levels, project_dir, env, cloud, output) -> None:
     from cli.output import console
 
     for env_name, r in results:
-        table = Table(title=f"{env_name} on {r.cloud} ({r.region}): serving per month (storage, registry, logs, alarms aside)",
-                      title_justify="left")
+        title = f"{env_name} on {r.cloud} ({r.region}): serving per month (storage, registry, logs, alarms aside)"
+        table = Table(title=title, title_justify="left")
         for name in ("Requests/month", "Serverless USD", "VM USD", "Cheaper"):
             table.add_column(name, justify="right" if name != "Cheaper" else "left")
         for i, n in enumerate(r.levels):

@@ -65,7 +65,8 @@ def _service_fetcher(cloud: str, client: httpx.Client, api_key: Optional[str]) -
         return api, api.service_price
     if not api_key:
         raise PrerequisiteMissing(f"mlinfra prices refresh --cloud gcp needs a Google Cloud API key for the Cloud "
-                                  f"Billing Catalog API: set {GCP_KEY_ENV} (https://cloud.google.com/billing/v1/how-tos/catalog-api)")
+                                  f"Billing Catalog API: set {GCP_KEY_ENV} "
+                                  "(https://cloud.google.com/billing/v1/how-tos/catalog-api)")
     api = GcpBillingCatalog(client, api_key)
     ids = _gcp_service_ids(client, api_key)
 

@@ -154,3 +154,20 @@ def test_requests_compares_serverless_and_vm_per_level_with_a_break_even():
     text = runner.invoke(app, ["cost", "--env", "dev", "--cloud", "gcp", "--requests", "1M",
                                "--project-dir", str(PROJECT_DIR)], env={"COLUMNS": "200"})
     assert text.exit_code == 0 and "break-even" in text.stdout and "Price snapshot: gcp" in text.stdout
+
+
+def test_summary_gives_idle_and_loaded_for_the_environment_and_a_preview():
+    result = runner.invoke(app, ["cost", "--summary", "--env", "prod", "--cloud", "gcp", "-o", "json",
+                                 "--project-dir", str(PROJECT_DIR)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [e["env"] for e in doc["environments"]] == ["preview (pr-1)", "prod"]
+    for entry in doc["environments"]:
+        assert entry["cloud"] == "gcp" and entry["region"] == "europe-west1"
+        assert 0 <= entry["idle_usd"] <= entry["loaded_usd"]
+    assert doc["snapshot_dates"] == {"gcp": json.loads((PROJECT_DIR / "cost/prices/gcp.json").read_text())["snapshot_date"]}
+
+
+def test_readme_needs_summary():
+    result = runner.invoke(app, ["cost", "--readme", "README.md", "--project-dir", str(PROJECT_DIR)])
+    assert result.exit_code == 2
