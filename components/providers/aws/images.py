@@ -22,7 +22,11 @@ from components.errors import ConfigError
 AL2023 = "al2023-ami-2023.12.20261012.0-kernel-6.1-x86_64"
 # AWS Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04): NVIDIA driver, CUDA, Docker and
 # the NVIDIA container toolkit preinstalled; dated release names
-# (https://docs.aws.amazon.com/dlami/latest/devguide/appendix-ami-release-notes.html).
+# (https://docs.aws.amazon.com/dlami/latest/devguide/appendix-ami-release-notes.html). The date is
+# the 2026-10-06 release seen in the release notes (found for the ARM64 twin of this image); that
+# the x86_64 image carries the same date could not be confirmed offline: `mlinfra doctor` must
+# resolve the name (ec2:DescribeImages) before the first deploy, and a wrong pin fails the lookup
+# loudly instead of picking another image.
 DLAMI = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) 20261006"
 
 AMI_ID = r"ami-[0-9a-f]{8}([0-9a-f]{9})?"
