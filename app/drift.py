@@ -7,6 +7,7 @@ deviations. More than RETRAIN_FRACTION of the features drifted means: retrain.
 from __future__ import annotations
 
 import csv
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -46,11 +47,13 @@ def load_data(path: Path | str) -> np.ndarray:
             if rows and not _numeric(rows[0]):
                 rows = rows[1:]  # a header
             data = np.array(rows, dtype=np.float64)
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, DriftDataError):
-            raise
-        raise DriftDataError(f"cannot read {path}: {exc}") from None
-    data = np.asarray(data, dtype=np.float64)
+        data = np.asarray(data, dtype=np.float64)
+    except DriftDataError:
+        raise
+    # Whatever the file holds (ragged or non-numeric rows, NUL bytes, a broken zip, strings in a .npy):
+    # one clear error, never a traceback (issue 20).
+    except (OSError, ValueError, TypeError, EOFError, csv.Error, zipfile.BadZipFile) as exc:
+        raise DriftDataError(f"cannot read {path}: {str(exc)[:200] or type(exc).__name__}") from None
     if data.ndim != 2 or data.shape[1] != N_FEATURES or len(data) == 0:
         raise DriftDataError(f"{path}: expected rows of {N_FEATURES} pixel values, got shape {data.shape}")
     if not np.isfinite(data).all():

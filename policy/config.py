@@ -52,31 +52,52 @@ class PolicyConfig:
                 for name, rule in BY_NAME.items()}
 
 
+MAX_BYTES = 1024 * 1024
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"policy config {path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise ConfigError(f"policy config {path}: larger than {MAX_BYTES >> 10} KiB; not a policy config")
     try:
-        doc = json.loads(text) if text.strip() else {}
+        text = data.decode("utf-8")
+        doc = json.loads(text, parse_constant=_no_constants) if text.strip() else {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"policy config {path}: not UTF-8 text (byte at offset {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"policy config {path}: not JSON: {exc.msg} at line {exc.lineno}") from None
+    except ValueError as exc:  # NaN / Infinity: JSON has no such numbers (RFC 8259 section 6)
+        raise ConfigError(f"policy config {path}: not JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"policy config {path}: nested too deeply") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"policy config {path}: expected a JSON object keyed by rule name")
     return doc
 
 
 def _level(value: Any, key: str, where: str) -> str:
-    if value not in LEVELS:
-        raise ConfigError(f"policy config {where}: {key}: {json.dumps(value)} is not an enforcement level; "
+    if not isinstance(value, str) or value not in LEVELS:
+        shown = json.dumps(value, default=str)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ConfigError(f"policy config {where}: {key}: {shown} is not an enforcement level; "
                           f"allowed: {', '.join(LEVELS)}")
     return value
 
 
 def _merge(levels: dict[str, str], raw: dict[str, dict[str, Any]], doc: dict[str, Any], where: str) -> None:
     if "all" in doc:
-        level = _level(doc["all"] if isinstance(doc["all"], str) else (doc["all"] or {}).get("enforcementLevel"),
-                       "all", where)
+        value = doc["all"]
+        if isinstance(value, dict):
+            value = value.get("enforcementLevel")
+        level = _level(value, "all", where)
         for name in BY_NAME:
             levels[name] = level
     for key, value in doc.items():
@@ -109,6 +130,8 @@ def settings_of(rule_name: str, props: Mapping[str, Any], where: str) -> BaseMod
             allowed = ", ".join(model.model_fields) or "none"
             raise ConfigError(f"policy config {where}: {loc}: unknown setting; allowed: {allowed}") from None
         raise ConfigError(f"policy config {where}: {loc}: {err['msg']}") from None
+    except (TypeError, ValueError) as exc:  # a settings value no validator expected
+        raise ConfigError(f"policy config {where}: {rule_name}: invalid settings ({exc})") from None
 
 
 def from_documents(*docs: tuple[dict[str, Any], str]) -> PolicyConfig:

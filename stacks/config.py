@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from components.errors import ConfigError
 from components.providers.base import cloud_names, get_provider
-from components.spec import EnvironmentSpec, PreviewSpec, ServiceSpec
+from components.spec import ENV_NAME, EnvironmentSpec, PreviewSpec, ServiceSpec
+from stacks import yamlfile
 
 NAMESPACE = "mlinfra"
 KNOWN_KEYS = ("cloud", "env", "regions", "tags", "service", "overrides", "preview", "protected")
@@ -43,6 +43,8 @@ class RawConfig:
     values: Mapping[str, Any]
     source: str = "config"
     passthrough: Mapping[str, Any] = field(default_factory=dict)  # other namespaces, untouched
+    # Errors found while reading (unknown keys): reported with every other error of the file, in one run.
+    problems: tuple[str, ...] = ()
 
     @property
     def home_cloud(self) -> str:
@@ -57,7 +59,20 @@ def find_project_dir(start: Optional[Path] = None) -> Path:
     raise ConfigError(f"no Pulumi.yaml in {here} or any folder above it; run from an mlinfra project or pass --project-dir")
 
 
+def shown(text: str, limit: int = 60) -> str:
+    """User text in a message: as given, cut when very long (an over-long --env must not flood the line)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_env_name(env: str, flag: str = "--env") -> str:
+    if not isinstance(env, str) or not re.fullmatch(ENV_NAME, env):
+        raise ConfigError(f"{flag} {shown(str(env))}: not an environment name; use 2-24 lowercase letters, digits "
+                          "and hyphens, starting with a letter (it names Pulumi.<env>.yaml and the stack)")
+    return env
+
+
 def env_file(project_dir: Path, env: str) -> Path:
+    check_env_name(env)
     path = project_dir / f"Pulumi.{env}.yaml"
     if not path.is_file():
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
@@ -70,45 +85,52 @@ def builtin_envs(project_dir: Path) -> list[str]:
 
 
 def load_file(path: Path) -> RawConfig:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path.name}: not valid YAML{where}: {problem}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
+    """A stack settings file, parsed as Pulumi parses it, safely and with limits (stacks/yamlfile.py)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; expected a Pulumi.<env>.yaml file")
+    doc = yamlfile.read(path)
+    doc = {} if doc is None else doc
+    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}) or {}, dict):
         raise ConfigError(f"{path.name}: expected a mapping with a 'config:' section")
     return from_pairs(doc.get("config") or {}, source=path.name)
 
 
+def unknown_key(key: str, name: str) -> str:
+    close = difflib.get_close_matches(name, KNOWN_KEYS, n=1, cutoff=0.6)
+    hint = f"; did you mean {NAMESPACE}:{close[0]}?" if close else f"; known keys: {', '.join(KNOWN_KEYS)}"
+    return f"{shown(key)}: unknown key{hint}"
+
+
 def from_pairs(pairs: Mapping[str, Any], source: str = "config") -> RawConfig:
-    """Split `namespace:key` pairs (as in a stack file or pulumi.Config) into ours and the rest."""
+    """Split `namespace:key` pairs (as in a stack file or pulumi.Config) into ours and the rest.
+    Unknown `mlinfra:` keys are kept as problems, reported with the file's other errors."""
     ours: dict[str, Any] = {}
     rest: dict[str, Any] = {}
+    problems: list[str] = []
     for key, value in pairs.items():
         namespace, _, name = str(key).partition(":")
         if namespace != NAMESPACE:
             rest[key] = value
             continue
         if name not in KNOWN_KEYS:
-            close = difflib.get_close_matches(name, KNOWN_KEYS, n=1)
-            hint = f"; did you mean {NAMESPACE}:{close[0]}?" if close else f"; known keys: {', '.join(KNOWN_KEYS)}"
-            raise ConfigError(f"{key}: unknown key{hint}")
+            problems.append(unknown_key(str(key), name))
+            continue
         ours[name] = decode(value)
-    return RawConfig(values=ours, source=source, passthrough=rest)
+    return RawConfig(values=ours, source=source, passthrough=rest, problems=tuple(problems))
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def decode(value: Any) -> Any:
     # pulumi.Config hands structured values over as JSON strings; stack files as YAML objects.
+    # Strict JSON (no NaN / Infinity); anything unreadable stays the string it was, and fails validation.
     if isinstance(value, str) and value[:1] in "{[":
         try:
-            return json.loads(value)
-        except json.JSONDecodeError:
+            return json.loads(value, parse_constant=_no_constants)
+        except (ValueError, RecursionError):
             return value
     return value
 
@@ -166,23 +188,37 @@ def _describe(err: dict, model: type[BaseModel], key_of) -> str:
         info = owner.model_fields.get(blamed.group(1)) if owner else None
         path, msg = f"{path}.{blamed.group(1)}", blamed.group(2)
         value = info.default if info is not None else None
-    shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return f"{path}: {shown} is not allowed: {msg}"
+    if isinstance(value, bool) and err["type"] in {"string_type", "literal_error", "string_pattern_mismatch"}:
+        # go-yaml v2 (Pulumi) reads unquoted yes/no/on/off/y/n as booleans (stacks/yamlfile.py).
+        msg += "; YAML reads unquoted yes/no/on/off/y/n as true/false, as Pulumi does: quote the value"
+    text = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
+    return f"{path}: {shown(text)} is not allowed: {msg}"
 
 
-def _validation_error(exc: ValidationError, model: type[BaseModel], key_of) -> ConfigError:
-    lines = [_describe(err, model, key_of) for err in exc.errors()]
-    return ConfigError("\n".join(dict.fromkeys(lines)))
+def _validation_lines(exc: ValidationError, model: type[BaseModel], key_of) -> list[str]:
+    return list(dict.fromkeys(_describe(err, model, key_of) for err in exc.errors()))
 
 
-def _as_mapping(value: Any, key: str) -> dict:
+def _as_mapping(value: Any, key: str, errors: list[str]) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ConfigError(f"{key}: expected a mapping, got {json.dumps(value, default=str)}")
+        errors.append(f"{key}: expected a mapping, got {shown(json.dumps(value, default=str))}")
+        return {}
     return value
+
+
+def _check_clouds(mapping: dict, key: str, clouds: tuple[str, ...], errors: list[str]) -> None:
+    for name in mapping:
+        if name not in clouds:
+            close = difflib.get_close_matches(str(name), clouds, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            errors.append(f"{key}.{shown(str(name))}: unknown cloud; allowed: {', '.join(clouds)}{hint}")
+
+
+def _fail(errors: list[str]) -> None:
+    if errors:
+        raise ConfigError("\n".join(dict.fromkeys(errors)))
 
 
 def environment_spec(
@@ -193,31 +229,38 @@ def environment_spec(
     cloud: Optional[str] = None,
     project: str = "mlinfra",
 ) -> EnvironmentSpec:
-    """Build and validate the spec of `env` on `cloud` (default: the file's own cloud)."""
+    """Build and validate the spec of `env` on `cloud` (default: the file's own cloud).
+
+    Every error of the file is reported at once, one line each (unknown keys, bad regions or
+    overrides, each invalid service value), so a user fixes a file in one pass."""
     values = raw.values
+    errors: list[str] = list(raw.problems)
     env = str(values.get("env") or env)
     clouds = cloud_names()
     cloud = cloud or raw.home_cloud
     if not cloud:
-        raise ConfigError(f"{NAMESPACE}:cloud: required in {raw.source}; allowed: {', '.join(clouds)}")
-    if cloud not in clouds:
+        errors.append(f"{NAMESPACE}:cloud: required in {raw.source}; allowed: {', '.join(clouds)}")
+    elif cloud not in clouds:
         close = difflib.get_close_matches(cloud, clouds, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
-        raise ConfigError(f"{NAMESPACE}:cloud: {cloud!r} is not a supported cloud; allowed: {', '.join(clouds)}{hint}")
+        errors.append(f"{NAMESPACE}:cloud: {shown(cloud)!r} is not a supported cloud; allowed: "
+                      f"{', '.join(clouds)}{hint}")
 
-    regions = _as_mapping(values.get("regions"), f"{NAMESPACE}:regions")
-    for name in regions:
-        if name not in clouds:
-            raise ConfigError(f"{NAMESPACE}:regions.{name}: unknown cloud; allowed: {', '.join(clouds)}")
+    regions = _as_mapping(values.get("regions"), f"{NAMESPACE}:regions", errors)
+    _check_clouds(regions, f"{NAMESPACE}:regions", clouds, errors)
+    service = _as_mapping(values.get("service"), f"{NAMESPACE}:service", errors)
+    overrides = _as_mapping(values.get("overrides"), f"{NAMESPACE}:overrides", errors)
+    _check_clouds(overrides, f"{NAMESPACE}:overrides", clouds, errors)
+    if errors and (not cloud or cloud not in clouds):
+        _fail(errors)
     provider = get_provider(cloud)
-    region = str(regions.get(cloud) or provider.default_region)
+    region = regions.get(cloud)
+    if region is not None and not isinstance(region, str):
+        errors.append(f"{NAMESPACE}:regions.{cloud}: {shown(json.dumps(region, default=str))} is not a region name")
+        region = None
+    region = region or provider.default_region
 
-    service = _as_mapping(values.get("service"), f"{NAMESPACE}:service")
-    overrides = _as_mapping(values.get("overrides"), f"{NAMESPACE}:overrides")
-    for name in overrides:
-        if name not in clouds:
-            raise ConfigError(f"{NAMESPACE}:overrides.{name}: unknown cloud; allowed: {', '.join(clouds)}")
-    cloud_over = _as_mapping(overrides.get(cloud), f"{NAMESPACE}:overrides.{cloud}")
+    cloud_over = _as_mapping(overrides.get(cloud), f"{NAMESPACE}:overrides.{cloud}", errors)
     merged = merge(service, cloud_over)
 
     def service_key(loc: tuple) -> str:
@@ -225,24 +268,31 @@ def environment_spec(
         where = f"overrides.{cloud}" if _has_path(cloud_over, loc) else "service"
         return f"{NAMESPACE}:{where}{'.' + dotted if dotted else ''}"
 
+    service_spec = None
     try:
         service_spec = ServiceSpec.model_validate(merged)
     except ValidationError as exc:
-        raise _validation_error(exc, ServiceSpec, service_key) from None
+        errors.extend(_validation_lines(exc, ServiceSpec, service_key))
 
     preview = None
     if values.get("preview") is not None:
         try:
-            preview = PreviewSpec.model_validate(_as_mapping(values["preview"], f"{NAMESPACE}:preview"))
+            preview = PreviewSpec.model_validate(_as_mapping(values["preview"], f"{NAMESPACE}:preview", errors))
         except ValidationError as exc:
-            raise _validation_error(exc, PreviewSpec, lambda loc: f"{NAMESPACE}:preview." + ".".join(map(str, loc))) from None
+            errors.extend(_validation_lines(exc, PreviewSpec,
+                                            lambda loc: f"{NAMESPACE}:preview." + ".".join(map(str, loc))))
 
     from stacks.protection import protection_reason
 
+    try:
+        protected = protection_reason(env, stack, values, raw.source) is not None
+    except ConfigError as err:
+        errors.append(err.message)
+        protected = False
     top = {
         "env": env, "stack": stack, "project": project, "cloud": cloud, "region": region,
-        "tags": _as_mapping(values.get("tags"), f"{NAMESPACE}:tags"),
-        "protected": protection_reason(env, stack, values, raw.source) is not None,
+        "tags": _as_mapping(values.get("tags"), f"{NAMESPACE}:tags", errors),
+        "protected": protected,
     }
     top_keys = {"env": "--env / mlinfra:env", "stack": "stack name", "tags": f"{NAMESPACE}:tags"}
 
@@ -251,11 +301,33 @@ def environment_spec(
         return top_keys.get(head, f"{NAMESPACE}:{head}")
 
     try:
+        provider.check_region(region, f"{NAMESPACE}:regions.{cloud}")
+    except ConfigError as err:
+        errors.append(err.message)
+    _fail(errors)
+    try:
         spec = EnvironmentSpec.model_validate({**top, "service": service_spec, "preview": preview})
     except ValidationError as exc:
-        raise _validation_error(exc, EnvironmentSpec, top_key) from None
-    provider.check_region(spec.region, f"{NAMESPACE}:regions.{cloud}")
+        raise ConfigError("\n".join(dict.fromkeys(_validation_lines(exc, EnvironmentSpec, top_key)))) from None
     return spec
+
+
+def check_every_cloud(raw: RawConfig, *, env: str, stack_of) -> None:
+    """`validate`: the file as a whole, not only the cloud asked for: its own cloud must be named,
+    and every cloud it has overrides for must give a valid spec. All errors at once."""
+    errors: list[str] = []
+    clouds = [raw.home_cloud] if raw.home_cloud in cloud_names() else []
+    overrides = raw.values.get("overrides")
+    if isinstance(overrides, dict):
+        clouds += [c for c in overrides if c in cloud_names() and c not in clouds]
+    if not raw.home_cloud:
+        errors.append(f"{NAMESPACE}:cloud: required in {raw.source}; allowed: {', '.join(cloud_names())}")
+    for cloud in clouds or [raw.home_cloud or None]:
+        try:
+            environment_spec(raw, env=env, stack=stack_of(cloud), cloud=cloud)
+        except ConfigError as err:
+            errors.extend(err.message.splitlines())
+    _fail(errors)
 
 
 def config_pairs(raw: RawConfig, *, env: str, cloud: str) -> dict[str, str]:

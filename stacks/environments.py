@@ -169,7 +169,8 @@ def preview_values(base: RawConfig, *, stack: str, source: str, ttl_hours: int,
         "ttl_hours": ttl_hours,
         "expires_at": format_time(moment + timedelta(hours=ttl_hours)),
     }
-    return RawConfig(values=values, source=f"{base.source} + preview overrides", passthrough=dict(base.passthrough))
+    return RawConfig(values=values, source=f"{base.source} + preview overrides", passthrough=dict(base.passthrough),
+                     problems=base.problems)
 
 
 def preview_raw_config(project_dir: Path, *, pr: Optional[int] = None, branch: Optional[str] = None,

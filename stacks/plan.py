@@ -56,37 +56,78 @@ class Plan:
         return doc
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any], where: str = "plan") -> "Plan":
-        try:
-            resources = [
-                PlanResource(urn=str(r["urn"]), type=str(r["type"]), name=str(r.get("name", "")),
-                             parent=r.get("parent"), custom=bool(r.get("custom", True)),
-                             inputs=dict(r.get("inputs") or {}),
-                             dependsOn=[str(u) for u in (r.get("dependsOn") or [])],
-                             options=dict(r.get("options") or {}))
-                for r in doc.get("resources", [])
-            ]
-            return cls(stack=str(doc["stack"]), env=str(doc.get("env", doc["stack"])), cloud=str(doc["cloud"]),
-                       region=str(doc.get("region", "")), resources=resources, outputs=dict(doc.get("outputs") or {}))
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"{where}: not a plan document: missing or malformed {exc}") from None
+    def from_dict(cls, doc: Any, where: str = "plan") -> "Plan":
+        """A plan entry as `plan --output json` writes it; anything else is one ConfigError naming the field."""
+        entry = _field(doc, where, dict, "an object")
+        resources = []
+        for i, item in enumerate(_field(entry.get("resources", []), f"{where}.resources", list, "a list")):
+            at = f"{where}.resources[{i}]"
+            r = _field(item, at, dict, "an object")
+            resources.append(PlanResource(
+                urn=_text(r.get("urn"), f"{at}.urn"), type=_text(r.get("type"), f"{at}.type"),
+                name=str(r.get("name", "")), parent=_optional_text(r.get("parent"), f"{at}.parent"),
+                custom=bool(r.get("custom", True)),
+                inputs=_field(r.get("inputs") or {}, f"{at}.inputs", dict, "an object"),
+                dependsOn=[_text(u, f"{at}.dependsOn") for u in _field(r.get("dependsOn") or [], f"{at}.dependsOn",
+                                                                      list, "a list")],
+                options=_field(r.get("options") or {}, f"{at}.options", dict, "an object")))
+        stack = _text(entry.get("stack"), f"{where}.stack")
+        return cls(stack=stack, env=_text(entry.get("env", stack), f"{where}.env"),
+                   cloud=_text(entry.get("cloud"), f"{where}.cloud"),
+                   region=str(entry.get("region") or ""), resources=resources,
+                   outputs=_field(entry.get("outputs") or {}, f"{where}.outputs", dict, "an object"))
+
+
+def _field(value: Any, where: str, kind: type, what: str) -> Any:
+    if not isinstance(value, kind):
+        got = "null" if value is None else type(value).__name__
+        raise ConfigError(f"{where}: expected {what}, got {got}; not a plan document (as `mlinfra plan --output json` writes)")
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: required text is missing; not a plan document (as `mlinfra plan --output json` writes)")
+    return value
+
+
+def _optional_text(value: Any, where: str) -> Optional[str]:
+    return None if value is None else _text(value, where)
 
 
 def plans_document(plans: list[Plan]) -> dict[str, Any]:
     return {"plans": [p.to_dict() for p in plans]}
 
 
+MAX_PLAN_BYTES = 256 * 1024 * 1024
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
 def read_plans(path: Path) -> list[Plan]:
     """Read a `mlinfra plan --output json` document (or a single plan entry)."""
+    where = f"--plan-file {path}"
     try:
-        doc = json.loads(path.read_text())
+        if Path(path).stat().st_size > MAX_PLAN_BYTES:
+            raise ConfigError(f"{where}: larger than {MAX_PLAN_BYTES >> 20} MiB; not a plan document")
+        data = Path(path).read_bytes()
     except OSError as exc:
-        raise ConfigError(f"--plan-file {path}: cannot read: {exc.strerror or exc}") from None
+        raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    try:
+        doc = json.loads(data.decode("utf-8"), parse_constant=_no_constants)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not UTF-8 text (byte at offset {exc.start}); not a plan document") from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"--plan-file {path}: not JSON: {exc.msg} at line {exc.lineno}") from None
+        raise ConfigError(f"{where}: not JSON: {exc.msg} at line {exc.lineno}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{where}: not JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply; not a plan document") from None
     if not isinstance(doc, dict):
-        raise ConfigError(f"--plan-file {path}: expected a JSON object with a 'plans' list")
+        raise ConfigError(f"{where}: expected a JSON object with a 'plans' list")
     entries = doc["plans"] if "plans" in doc else [doc]
     if not isinstance(entries, list):
-        raise ConfigError(f"--plan-file {path}: 'plans' must be a list")
-    return [Plan.from_dict(e, where=f"--plan-file {path}: plans[{i}]") for i, e in enumerate(entries)]
+        raise ConfigError(f"{where}: 'plans' must be a list")
+    return [Plan.from_dict(e, where=f"{where}: plans[{i}]") for i, e in enumerate(entries)]

@@ -51,7 +51,27 @@ def test_bad_service_values_name_the_key_path(service, message):
 
 def test_unknown_top_level_key_suggests_the_close_one():
     with pytest.raises(ConfigError, match=r"^mlinfra:servce: unknown key; did you mean mlinfra:service\?$"):
-        from_pairs({"mlinfra:cloud": "aws", "mlinfra:servce": {}})
+        environment_spec(from_pairs({"mlinfra:cloud": "aws", "mlinfra:servce": {}}), env="dev", stack="dev")
+
+
+def test_region_singular_suggests_regions():
+    # Issue 20: `mlinfra:region` is a common slip for `mlinfra:regions`.
+    with pytest.raises(ConfigError, match=r"^mlinfra:region: unknown key; did you mean mlinfra:regions\?$"):
+        environment_spec(from_pairs({"mlinfra:cloud": "aws", "mlinfra:region": "eu-west-1"}), env="dev", stack="dev")
+
+
+def test_every_error_of_a_file_is_reported_in_one_run():
+    raw = from_pairs({"mlinfra:cloud": "aws", "mlinfra:region": "eu-west-1", "mlinfra:regions": {"ibm": "x"},
+                      "mlinfra:service": {"storage": {"warm_after_days": -5}, "serving": {"port": 0}}})
+    with pytest.raises(ConfigError) as err:
+        environment_spec(raw, env="dev", stack="dev")
+    lines = err.value.message.splitlines()
+    assert lines == [
+        "mlinfra:region: unknown key; did you mean mlinfra:regions?",
+        "mlinfra:regions.ibm: unknown cloud; allowed: aws, gcp, azure",
+        "mlinfra:service.storage.warm_after_days: -5 is not allowed: Input should be greater than or equal to 1",
+        "mlinfra:service.serving.port: 0 is not allowed: Input should be greater than or equal to 1",
+    ]
 
 
 def test_other_namespaces_pass_through():
