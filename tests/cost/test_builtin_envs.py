@@ -109,3 +109,36 @@ def test_idle_figure_leaves_out_storage_registry_and_traffic(priced, cloud):
         if line.type in ("gcp:cloudrunv2/service:Service", "azure-native:app:ContainerApp",
                          "aws:lambda/function:Function") and "minimum instance" not in line.basis:
             assert line.monthly_usd == 0, line.basis
+
+
+def _upper_bound_of_unpriced_idle(plan, cost):
+    """What unpriced idle items could cost at most: each at the highest regional price the snapshot has.
+
+    Only a bound for the test; the tool itself never prices a resource at another region.
+    """
+    from cost.compare import IDLE_USAGE as idle_usage
+    from cost.estimate import USAGE_CATEGORIES
+
+    bound = 0.0
+    for item in cost.unpriced:
+        if item.get("category") in USAGE_CATEGORIES:
+            continue
+        rule = RULES[plan.cloud]["rules"][item["type"]]
+        assert rule["kind"] in ("monthly", "hourly"), f"an unpriced idle item the bound cannot cover: {item}"
+        prices = SNAP[plan.cloud]["prices"][rule["price"]]["regions"].values()
+        top = max(p["usd"] for p in prices)
+        bound += top * (H if rule["kind"] == "hourly" else 1)
+    assert idle_usage.requests_per_month == 0
+    return bound
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_dev_and_a_preview_cost_at_most_5_usd_a_month_while_idle(priced, cloud):
+    # Issue 21: with no traffic, dev and preview environments cost at most $5 a month on each cloud at
+    # list price, storage and registry aside (they are usage).
+    from stacks.planning import plan_targets
+
+    (preview,) = plan_targets(PROJECT_DIR, cloud=cloud, pr=1, verdicts=False)
+    for plan in (priced["dev", cloud][0], preview):
+        cost = env_cost(plan)
+        assert cost.idle_usd + _upper_bound_of_unpriced_idle(plan, cost) <= 5.0, (plan.stack, cost.to_dict())
