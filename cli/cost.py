@@ -81,12 +81,14 @@ def _requests(levels, project_dir, env, cloud, output) -> None:
     from stacks.config import find_project_dir
 
     pairs = mode_plans(find_project_dir(project_dir), env, cloud)
-    results = [(p["serverless"].env, compare(p, levels)) for p in pairs]
+    results = [(p["serverless"].env, compare(p, levels)) for p in pairs if "error" not in p]
+    refused = [p for p in pairs if "error" in p]
     if output == OutputFormat.json:
         from cli.output import emit_json
 
         emit_json({"snapshot_dates": {r.cloud: snapshot_date(r.cloud) for _, r in results},
-                   "comparisons": [{"env": e, **r.to_dict()} for e, r in results]})
+                   "comparisons": [{"env": e, **r.to_dict()} for e, r in results],
+                   "not_compared": refused})
         return
     from rich.table import Table
 
@@ -112,7 +114,11 @@ def _requests(levels, project_dir, env, cloud, output) -> None:
         for mode, items in r.unpriced.items():
             for item in items:
                 console.print(f"  unpriced ({mode}): {item['type']} ({item['reason']})", soft_wrap=True, markup=False)
-    console.print(snapshot_line(r.cloud for _, r in results), markup=False)
+    for item in refused:
+        console.print(f"{item['env']} on {item['cloud']}: not compared; the other serving mode is refused: "
+                      f"{item['error']}", soft_wrap=True, markup=False)
+    if results:
+        console.print(snapshot_line(r.cloud for _, r in results), markup=False)
     console.print("Each request is assumed to keep one vCPU busy for usage.request_seconds; VMs scale out at "
                   "serving.scale_out_cpu_percent. List prices, free tiers not applied.", soft_wrap=True, markup=False)
 
