@@ -133,3 +133,17 @@ def test_the_repository_readme_carries_the_generated_table():
     block = text[text.index(README_BEGIN) + len(README_BEGIN):text.index(README_END)]
     assert "| environment | aws idle | aws loaded |" in block and "| dev |" in block and "| prod |" in block
     assert "price snapshot" in block
+
+
+def test_mode_variants_set_the_mode_and_keep_a_vm_group_serving():
+    from cost.compare import _with_mode
+
+    values = {"service": {"serving": {"mode": "serverless", "min_instances": 0}},
+              "overrides": {"aws": {"serving": {"backend": "lambda", "min_instances": 0}}}}
+    vm = _with_mode(values, "vm")
+    assert vm["service"]["serving"] == {"mode": "vm", "min_instances": 1}
+    # a serverless backend choice means nothing for VMs; a zero minimum would serve nothing
+    assert vm["overrides"]["aws"]["serving"] == {"min_instances": 1}
+    serverless = _with_mode({"service": {"serving": {"mode": "vm", "min_instances": 3}}}, "serverless")
+    assert serverless["service"]["serving"] == {"mode": "serverless", "min_instances": 3}
+    assert values["service"]["serving"]["mode"] == "serverless"  # the input is not changed
