@@ -20,9 +20,8 @@ from pydantic import ValidationError
 
 from components.errors import ConfigError
 from components.spec import UsageSpec
-from stacks.plan import Plan, PlanResource
-
 from cost.snapshot import PRICES_DIR, Unpriced, price, snapshot_date  # noqa: F401  (re-exported)
+from stacks.plan import Plan, PlanResource
 
 RULES_DIR = Path(__file__).resolve().parent / "pricing_rules"
 SERVICE_TYPE = "mlinfra:service:MLService"
@@ -38,7 +37,7 @@ class Line:
     monthly_usd: float
     basis: str  # the arithmetic, with the price rows' units and region
     assumption: bool  # depends on usage assumptions (storage GB, requests, training hours...)
-    category: str = ""  # "storage" / "registry": usage, left out of the idle figure
+    category: str = ""  # storage / registry / usage: left out of the idle figure; monitoring: of the mode comparison
 
     def to_dict(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "monthly_usd": round(self.monthly_usd, 4),
