@@ -65,7 +65,7 @@ def summary_table(plans: list["Plan"]) -> Table:
         cost = plan.extra.get("cost")
         table.add_row(plan.stack, plan.env, plan.cloud, plan.region, str(sum(1 for _ in plan.custom())),
                       str(plan.outputs.get("endpoint", "-")), verdict,
-                      f"{cost['monthly_usd']:,.2f}" if cost else "-")
+                      f"{cost['monthly_usd']:,.2f}{' +unpriced' if cost.get('unpriced') else ''}" if cost else "-")
     return table
 
 
