@@ -8,7 +8,10 @@ offline (same errors and exit codes as `mlinfra plan`), then the Pulumi CLI, the
 Stack config, and why the settings file is "parked":
 - A stack named after a built-in environment on its home cloud (`dev`, `prod`) is configured by
   the repository's own Pulumi.<env>.yaml, exactly as with `pulumi up -s dev`: mlinfra writes no
-  config into it, so those files are never rewritten by a deploy.
+  config into it, and the file is byte-for-byte the same after any operation: the secrets settings
+  `pulumi stack init` adds (passphrase salt) live in the per-user store and are put in only while an
+  operation runs (`tracked_file_untouched`). `set_config`/`set_all_config` of the Automation API
+  write Pulumi.<stack>.yaml, so they are never called for such a stack.
 - Every other stack (`dev-aws`, `pr-42`, `br-fix-1a2b`) gets its config written with
   `set_all_config` (one JSON value per `mlinfra:` key, plus the other namespaces of the env file).
   The CLI keeps that in Pulumi.<stack>.yaml beside Pulumi.yaml, together with the stack's
@@ -124,6 +127,12 @@ def engine_errors(stack: str, action: str) -> Iterator[None]:
 
             raise PrerequisiteMissing(PULUMI_INSTALL) from None
         raise
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        # The SDK parses the CLI's JSON and event log: output it cannot read is the CLI's failure,
+        # said in one line (a traceback with --debug would need the raw exception: exc's text is kept).
+        raise OperationFailed(f"{action} of stack {stack}: the Pulumi CLI printed output mlinfra cannot read "
+                              f"({type(exc).__name__}: {str(exc)[:160]}); check `pulumi version` and the "
+                              "state backend") from None
 
 
 # -- settings file ----------------------------------------------------------------------------------
@@ -139,10 +148,53 @@ def parked_settings(target: StackTarget) -> Iterator[None]:
         yield
 
 
+SECRETS_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
+
+
+@contextmanager
+def tracked_file_untouched(live: Path, store: Path) -> Iterator[None]:
+    """The project's own Pulumi.<stack>.yaml (dev, prod: usually tracked in git) is byte-for-byte the
+    same after any operation. `pulumi stack init` writes the stack's secrets settings (passphrase salt)
+    into it: those are kept in the per-user store and put back only for the operation's duration."""
+    import yaml
+
+    original = live.read_bytes()
+    saved = store / f"{live.stem}.secrets.yaml"
+    try:
+        doc = yaml.safe_load(original) or {}
+    except yaml.YAMLError:
+        doc = {}
+    secrets = yaml.safe_load(saved.read_text()) if saved.is_file() else None
+    if isinstance(doc, dict) and isinstance(secrets, dict) and not any(k in doc for k in SECRETS_KEYS):
+        text = original.decode("utf-8")
+        extra = yaml.safe_dump(secrets, sort_keys=False)
+        combined = text + ("" if text.endswith("\n") or not text else "\n") + extra
+        try:
+            ok = yaml.safe_load(combined) == {**doc, **secrets}
+        except yaml.YAMLError:
+            ok = False
+        live.write_text(combined if ok else yaml.safe_dump({**doc, **secrets}, sort_keys=False))
+    try:
+        yield
+    finally:
+        now = live.read_bytes() if live.is_file() else b""
+        if now != original:
+            try:
+                changed = yaml.safe_load(now) or {}
+            except yaml.YAMLError:
+                changed = {}
+            kept = {k: changed[k] for k in SECRETS_KEYS if isinstance(changed, dict) and k in changed}
+            if kept:
+                store.mkdir(parents=True, exist_ok=True)
+                saved.write_text(yaml.safe_dump(kept, sort_keys=False))
+            live.write_bytes(original)
+
+
 @contextmanager
 def parked_stack_settings(project_dir: Path, stack: str, *, from_file: bool = False) -> Iterator[None]:
     if from_file:
-        yield
+        with tracked_file_untouched(Path(project_dir) / f"Pulumi.{stack}.yaml", settings_store(project_dir)):
+            yield
         return
     live = Path(project_dir) / f"Pulumi.{stack}.yaml"
     parked = settings_store(project_dir) / live.name
@@ -185,15 +237,17 @@ class Session:
 
     project_dir: Path
     backend: Backend
+    pulumi_command: Any = field(default=None, repr=False)
     _workspace: Any = field(default=None, repr=False)
 
     def workspace(self):
         if self._workspace is None:
             from pulumi import automation as auto
 
-            # Creating it runs `pulumi version` (the SDK's compatibility check): once per session.
+            # The CLI's version was checked once, with a time limit (stacks/pulumi_cli.py).
             self._workspace = auto.LocalWorkspace(work_dir=str(self.project_dir), env_vars=dict(self.backend.env_vars),
-                                                  secrets_provider=self.backend.secrets_provider)
+                                                  secrets_provider=self.backend.secrets_provider,
+                                                  pulumi_command=self.pulumi_command)
         return self._workspace
 
     def stack(self, name: str, *, create: bool):
@@ -204,8 +258,11 @@ class Session:
 
 
 def open_session(project_dir: Path) -> Session:
-    require_pulumi_cli()
-    return Session(project_dir=Path(project_dir), backend=resolve_backend())
+    from stacks.pulumi_cli import timed_command
+
+    executable = require_pulumi_cli()
+    backend = resolve_backend()
+    return Session(project_dir=Path(project_dir), backend=backend, pulumi_command=timed_command(executable))
 
 
 def policy_packs(project_dir: Path, pack: Optional[Path] = None) -> list[str]:
@@ -250,8 +307,8 @@ def deploy(target: StackTarget, *, preview_only: bool = False, on_output: Option
     """Preview or update the stack. On a protected stack the update is previewed first, and refused
     (exit 5) when that preview deletes or replaces a stateful resource, unless `allow_protected`."""
     validate(target)
-    session = session or open_session(target.project_dir)
     check_credentials(target.cloud, config={k: str(v) for k, v in target.raw.passthrough.items()})
+    session = session or open_session(target.project_dir)
     packs = policy_packs(target.project_dir, policy_pack)
     action = "preview" if preview_only else "update"
     reason = target.protection()

@@ -35,9 +35,9 @@ def test_deploy_dev_runs_the_project_with_its_own_file_and_the_policy_pack(fake)
     assert up_command(fake, "dev") in calls
     assert not any(c[1:3] == ["config", "set-all"] for c in calls[1:])  # Pulumi.dev.yaml is the config
     assert {r["cwd"] for r in fake.records()[1:]} == {str(fake.project)}  # the project itself, not a copy
-    # The config in Pulumi.dev.yaml is untouched (the CLI only adds the stack's secrets salt to it).
-    doc = yaml.safe_load((fake.project / "Pulumi.dev.yaml").read_text())
-    assert doc["config"] == yaml.safe_load(DEV_YAML)["config"]
+    # Pulumi.dev.yaml is byte-for-byte untouched (issue 20), comment included, though `stack init`
+    # wrote the secrets salt into it during the operation.
+    assert (fake.project / "Pulumi.dev.yaml").read_text() == DEV_YAML
     assert (result.stack, result.env, result.cloud) == ("dev", "dev", "gcp")
     assert result.outputs["endpoint"] == "https://digits-dev.example.test"
     assert result.outputs["registry_password"] == "[secret]"
@@ -291,3 +291,50 @@ def test_missing_credentials_stop_a_deploy_before_the_engine(fake, monkeypatch):
     with pytest.raises(PrerequisiteMissing, match="no AWS credentials"):
         workspace.deploy(workspace.target_for_env(fake.project, "dev", "aws"))
     assert fake.calls() == []
+
+
+# -- a broken or hanging `pulumi` (issue 20) --------------------------------------------------------------
+def test_a_hanging_pulumi_version_is_exit_4_within_the_time_limit(fake, monkeypatch):
+    monkeypatch.setenv("FAKE_PULUMI_HANG", "version")
+    monkeypatch.setenv("MLINFRA_PULUMI_TIMEOUT", "1")
+    with pytest.raises(PrerequisiteMissing, match=r"`.*pulumi version` did not answer within 1 s"):
+        workspace.deploy(workspace.target_for_env(fake.project, "dev"))
+
+
+def test_garbage_from_pulumi_version_is_exit_4(fake, monkeypatch):
+    monkeypatch.setenv("FAKE_PULUMI_GARBAGE", "version")
+    with pytest.raises(PrerequisiteMissing, match="not a version"):
+        workspace.deploy(workspace.target_for_env(fake.project, "dev"))
+
+
+def test_a_failing_pulumi_version_is_exit_4(fake, monkeypatch):
+    monkeypatch.setenv("FAKE_PULUMI_FAIL_VERSION", "1")
+    with pytest.raises(PrerequisiteMissing, match=r"version` failed \(exit 3\): segmentation fault"):
+        workspace.deploy(workspace.target_for_env(fake.project, "dev"))
+
+
+def test_a_hanging_short_command_is_exit_1_within_the_time_limit(fake, monkeypatch):
+    monkeypatch.setenv("FAKE_PULUMI_HANG", "stack")
+    monkeypatch.setenv("MLINFRA_PULUMI_TIMEOUT", "1")
+    with pytest.raises(OperationFailed, match=r"`pulumi stack select --stack dev` did not answer within 1 s"):
+        workspace.outputs(workspace.target_for_env(fake.project, "dev"))
+
+
+def test_garbage_where_json_is_expected_is_one_line_exit_1(fake, monkeypatch):
+    workspace.deploy(workspace.target_for_env(fake.project, "dev"))
+    monkeypatch.setenv("FAKE_PULUMI_GARBAGE", "stack")
+    with pytest.raises(OperationFailed, match="the Pulumi CLI printed output mlinfra cannot read") as info:
+        workspace.outputs(workspace.target_for_env(fake.project, "dev"))
+    assert info.value.exit_code == 1 and "\n" not in info.value.message
+
+
+def test_the_tracked_file_stays_untouched_and_the_salt_comes_back_for_every_operation(fake):
+    target = workspace.target_for_env(fake.project, "dev")
+    workspace.deploy(target)
+    salts = {r.get("salt") for r in fake.records() if r["argv"][1:2] == ["up"]}
+    fake.clear()
+    workspace.deploy(target)
+    workspace.outputs(target)
+    assert (fake.project / "Pulumi.dev.yaml").read_text() == DEV_YAML
+    later = {r.get("salt") for r in fake.records() if "--stack" in r["argv"]}
+    assert len(salts) == 1 and None not in salts and later == salts  # the same salt, every time
