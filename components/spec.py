@@ -19,6 +19,26 @@ ENV_NAME = r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$"
 # Tag keys: the intersection that every cloud accepts once lowercased (GCP labels are the tightest).
 TAG_KEY = r"^[a-z][a-z0-9_-]{0,62}$"
 
+# OCI image references, as the distribution reference grammar defines them
+# (https://github.com/distribution/reference/blob/main/reference.go):
+#   reference := name [":" tag] ["@" digest]; name := [domain "/"] path-component ["/" path-component]*
+#   domain-component := [a-zA-Z0-9] | [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]; port := [0-9]+
+#   path-component := [a-z0-9]+ ([_.] | __ | -* ) [a-z0-9]+ ...; tag := [\w][\w.-]{0,127}
+#   digest := algorithm ":" [0-9a-fA-F]{32,}; the name is at most 255 characters.
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*"
+IMAGE_REFERENCE = re.compile(
+    rf"(?P<name>(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?")
+
+
+def valid_image_reference(value: str) -> bool:
+    match = IMAGE_REFERENCE.fullmatch(value)
+    return bool(match) and len(match.group("name")) <= 255
+
+
 Days = Annotated[int, Field(ge=1, le=36500)]
 Percent = Annotated[int, Field(ge=1, le=100)]
 
@@ -127,6 +147,28 @@ class ServingSpec(Spec):
         for key in value:
             if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key):
                 raise ValueError(f"environment variable name {key!r} must match [A-Z_][A-Z0-9_]*")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: Optional[str]) -> Optional[str]:
+        # How many tags / which registries a cloud accepts is the provider's concern (providers/<cloud>);
+        # here only the reference grammar every registry shares.
+        if value is not None and not valid_image_reference(value):
+            raise ValueError("must be an image reference such as registry.example.com/team/app:1.2 or "
+                             "repo/app@sha256:<64 hex> (the OCI distribution reference grammar)")
+        return value
+
+    @field_validator("build_context")
+    @classmethod
+    def _build_context(cls, value: str) -> str:
+        # Lexical part of the confinement; symlinks leaving the project are refused where the project
+        # folder is known (stacks/config.confine_build_context).
+        parts = value.replace("\\", "/").split("/")
+        if (not value.strip() or value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", value) or ".." in parts
+                or "\x00" in value):
+            raise ValueError("must be a folder inside the project, given relative to it (e.g. app); "
+                             "absolute paths, ~ and .. are not allowed")
         return value
 
     @field_validator("domain")

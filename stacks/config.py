@@ -330,6 +330,18 @@ def check_every_cloud(raw: RawConfig, *, env: str, stack_of) -> None:
     _fail(errors)
 
 
+def confine_build_context(project_dir: Path, spec: EnvironmentSpec) -> Path:
+    """The serving image's build context, resolved (symlinks too) and inside the project folder;
+    a ConfigError otherwise: the image build reads and hashes every file of it."""
+    serving = spec.service.serving
+    root = Path(project_dir).resolve()
+    context = (root / serving.build_context).resolve()
+    if not context.is_relative_to(root):
+        raise ConfigError(f"{NAMESPACE}:service.serving.build_context: {shown(serving.build_context)!r} is not allowed: "
+                          f"it resolves to {shown(str(context))}, outside the project {root}")
+    return context
+
+
 def config_pairs(raw: RawConfig, *, env: str, cloud: str) -> dict[str, str]:
     """The config as the engine hands it to a program (and as `config set-all` writes it):
     `namespace:key` -> string, structured values as JSON, other namespaces passed through."""

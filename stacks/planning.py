@@ -160,8 +160,12 @@ def plan_targets(project_dir: Path, *, envs: Optional[list[str]] = None, cloud: 
         preview = None
     if preview is None:
         chosen = targets(project_dir, envs, cloud, config_file)
+    from stacks.config import confine_build_context
+
     for target in chosen:
-        target.spec()
+        spec = target.spec()
+        if spec.service.serving.image is None:  # the build reads every file of the context
+            confine_build_context(project_dir, spec)
     plans = plan_in_parallel(project_dir, chosen, jobs=jobs, cache=cache)
     if preview is not None:
         for p in plans:

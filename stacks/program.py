@@ -13,7 +13,7 @@ from pulumi.runtime import config as runtime_config
 
 from components.ml_service import MLService
 from components.providers.base import get_provider
-from stacks.config import environment_spec, from_pairs
+from stacks.config import confine_build_context, environment_spec, from_pairs
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,10 @@ def program(project_dir: Optional[Path] = None) -> MLService:
     stack = pulumi.get_stack()
     raw = from_pairs(current_config(), source=f"stack {stack}")
     spec = environment_spec(raw, env=stack, stack=stack, project=pulumi.get_project())
-    service = MLService(f"{spec.service.name}-{spec.env}", spec, get_provider(spec.cloud), project_dir or PROJECT_DIR)
+    project_dir = project_dir or PROJECT_DIR
+    if spec.service.serving.image is None:
+        confine_build_context(project_dir, spec)
+    service = MLService(f"{spec.service.name}-{spec.env}", spec, get_provider(spec.cloud), project_dir)
     for key, value in service.exports().items():
         pulumi.export(key, value)
     return service

@@ -32,7 +32,8 @@ from typing import Any, Callable, Iterator, Optional
 from components.errors import ConfigError, OperationFailed, PrerequisiteMissing, StackLocked
 from components.providers.base import get_provider
 from components.spec import EnvironmentSpec
-from stacks.config import NAMESPACE, RawConfig, config_pairs, env_file, environment_spec, load_file
+from stacks.config import (NAMESPACE, RawConfig, config_pairs, confine_build_context, env_file, environment_spec,
+                           load_file)
 from stacks.credentials import Backend, check_credentials, require_pulumi_cli, resolve_backend, state_dir
 from stacks.environments import stack_name
 from stacks.protection import (Step, check_file_env, preview_refusal, protection_reason,
@@ -90,6 +91,8 @@ def validate(target: StackTarget) -> EnvironmentSpec:
     """The offline checks `mlinfra plan` runs: a bad config fails here (exit 3), before the engine."""
     spec = target.spec()
     get_provider(spec.cloud).check(spec)
+    if spec.service.serving.image is None:
+        confine_build_context(target.project_dir, spec)
     return spec
 
 
