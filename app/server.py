@@ -110,9 +110,10 @@ class _Guard:
         super().connection_lost(exc)
 
     def _start_header_timer(self) -> None:
-        self._stop_header_timer()
-        self._header_bytes = 0
-        self._header_timer = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_too_slow)
+        # Armed only when a request's headers span several reads: most arrive whole in one, and
+        # a timer per request would cost as much as a tenth of a /predict.
+        if self._header_timer is None and not self.transport.is_closing():
+            self._header_timer = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_too_slow)
 
     def _stop_header_timer(self) -> None:
         if self._header_timer is not None:
@@ -144,15 +145,15 @@ def _protocol_classes():
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class GuardedH11Protocol(_Guard, H11Protocol):
-        """h11 bounds header size itself (h11_max_incomplete_event_size); the timer is ours."""
+        """h11 bounds header size itself (h11_max_incomplete_event_size, answered 400); the timer is ours."""
 
         def data_received(self, data: bytes) -> None:
             import h11
 
-            if self._header_timer is None and self.conn.their_state is h11.IDLE:
-                self._start_header_timer()
             super().data_received(data)
-            if self.conn.their_state is not h11.IDLE:
+            if self.conn.their_state is h11.IDLE and data:  # a request began and its headers are incomplete
+                self._start_header_timer()
+            else:
                 self._stop_header_timer()
 
     try:
@@ -161,19 +162,28 @@ def _protocol_classes():
         return GuardedH11Protocol, GuardedH11Protocol
 
     class GuardedHttpToolsProtocol(_Guard, HttpToolsProtocol):
+        _headers_pending = False
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._headers_pending:
+                self._start_header_timer()
+
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self._start_header_timer()
+            self._headers_pending = True
+            self._header_bytes = 0
 
         def on_url(self, url: bytes) -> None:
             self._count_header_bytes(len(url))
-            super().on_url(url)
+            self.url += url
 
         def on_header(self, name: bytes, value: bytes) -> None:
             self._count_header_bytes(len(name) + len(value) + 4)
             super().on_header(name, value)
 
         def on_headers_complete(self) -> None:
+            self._headers_pending = False
             self._stop_header_timer()
             super().on_headers_complete()
 

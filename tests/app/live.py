@@ -32,8 +32,8 @@ class Live:
 
 
 @contextlib.contextmanager
-def serve(**settings: str):
-    """Run `python -m app` with one worker and these environment settings; yield a Live."""
+def serve(*command: str, **settings: str):
+    """Run `python -m app` (or `command`) with one worker and these environment settings; yield a Live."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "1",
            "OMP_NUM_THREADS": "1", **settings}
@@ -41,7 +41,9 @@ def serve(**settings: str):
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "server.log"
         with log.open("wb") as sink:
-            proc = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=env, stdout=sink,
+            argv = [sys.executable, *(c.replace("{port}", str(port)) for c in command)] if command \
+                else [sys.executable, "-m", "app"]
+            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=sink,
                                     stderr=subprocess.STDOUT)
         live = Live(port, log)
         try:
@@ -67,8 +69,8 @@ def serve(**settings: str):
                 proc.wait()
 
 
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP/1.1 response off a socket: (status, lower-cased headers, body)."""
+def read_response(sock: socket.socket, no_body: bool = False) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 response off a socket: (status, lower-cased headers, body); `no_body`: the answer to a HEAD request."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
@@ -78,7 +80,7 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
-    length = int(headers.get("content-length", "0"))
+    length = 0 if no_body else int(headers.get("content-length", "0"))
     while len(body) < length:
         chunk = sock.recv(65536)
         if not chunk:

@@ -9,6 +9,8 @@ import time
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.server import MAX_HEADER_BYTES
 
@@ -121,3 +123,42 @@ def test_a_client_that_disconnects_mid_request_is_no_error(server):
     assert closed and float(closed.group(1)) >= 3, text
     assert 'code="500"' not in text
     assert "Traceback" not in server.output()
+
+
+def test_the_pure_python_parser_gets_the_same_limits():
+    # Where httptools is missing uvicorn falls back to h11: the header deadline and the JSON
+    # error shape must hold there too (h11 bounds the size of an incomplete head itself).
+    with serve("-m", "uvicorn", "--factory", "app.service:create_app", "--host", "127.0.0.1", "--port", "{port}",
+               "--http", "app.server:GuardedH11Protocol", "--h11-max-incomplete-event-size", str(MAX_HEADER_BYTES),
+               HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S)) as live:
+        status, headers, body = raw(live.port, b"NOT HTTP AT ALL\r\n\r\n")
+        assert status == 400 and _json_error(status, headers, body) == "invalid HTTP request"
+        with socket.create_connection(("127.0.0.1", live.port), timeout=HEADER_TIMEOUT_S + 10) as sock:
+            sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\nx-slow: ")
+            status, headers, body = read_response(sock)
+            assert status == 408 and "did not arrive within" in _json_error(status, headers, body)
+        assert httpx.head(f"{live.base}/v2/health/ready").status_code == 200
+
+
+_FRAMING = {b"content-length", b"transfer-encoding", b"expect", b"connection", b"upgrade", b"content-encoding"}
+_token = st.binary(min_size=1, max_size=12)
+_header = st.tuples(_token.filter(lambda n: n.strip().lower() not in _FRAMING),
+                    st.binary(max_size=40).filter(lambda v: b"\n" not in v and b"\r" not in v))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(method=st.sampled_from([b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS"]) | _token,
+       path=st.sampled_from([b"/predict", b"/v2/models/digits/infer", b"/v2/health/ready", b"/v2", b"/"])
+       | st.binary(min_size=1, max_size=30).map(lambda p: b"/" + p),
+       headers=st.lists(_header, max_size=4), body=st.binary(max_size=200))
+def test_any_request_over_the_socket_gets_an_answer_in_the_error_shape(server, method, path, headers, body):
+    # Issue 20: whatever reaches the server, the answer is never a 5xx and every error is the
+    # service's JSON {"error": ...}, whether the app or the HTTP layer refuses it.
+    request = method + b" " + path + b" HTTP/1.1\r\nhost: x\r\n" + b"".join(n + b": " + v + b"\r\n" for n, v in headers) \
+        + b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
+        status, headers_out, answer = read_response(sock, no_body=method == b"HEAD")
+    assert status < 500, (status, answer)
+    if status >= 400 and method != b"HEAD":
+        _json_error(status, headers_out, answer)
