@@ -29,7 +29,9 @@ class AwsProvider(BaseProvider):
     packages = ("aws",)
     # Resources that hold data: protected (and retained on delete) in protected environments.
     STATEFUL_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:ecr/repository:Repository", "aws:efs/fileSystem:FileSystem",
-                                "aws:kms/key:Key"})
+                                "aws:kms/key:Key",
+                                # deleting a secret deletes every value set with `mlinfra secrets set`
+                                "aws:secretsmanager/secret:Secret"})
     default_region = "us-east-1"
     regions = REGIONS
     UNSUPPORTED: Mapping[Feature, str] = {

@@ -43,7 +43,9 @@ class AzureProvider(BaseProvider):
     packages = ("azure-native",)
     # Resources that hold data: protected (and retained on delete) in protected environments.
     STATEFUL_TYPES = frozenset({"azure-native:storage:StorageAccount", "azure-native:storage:BlobContainer",
-                                "azure-native:storage:FileShare", "azure-native:containerregistry:Registry"})
+                                "azure-native:storage:FileShare", "azure-native:containerregistry:Registry",
+                                # deleting the vault or a secret deletes values set with `mlinfra secrets set`
+                                "azure-native:keyvault:Vault", "azure-native:keyvault:Secret"})
     default_region = "eastus"
     regions = REGIONS
     UNSUPPORTED: Mapping[Feature, str] = {
