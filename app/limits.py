@@ -97,6 +97,8 @@ class GuardMiddleware:
         self.fast_posts = fast_posts or {}
         self.in_flight = 0
         self.buffered = 0
+        # Read at scrape time: two locked gauge updates per request cost more than the model.
+        metrics.in_flight.set_function(lambda: self.in_flight)
         # Body deadlines: task -> monotonic deadline, enforced by one sweeper task per event loop
         # rather than a timer per request (asyncio.timeout costs ~10 % of a /predict).
         self.reading: dict[asyncio.Task, float] = {}
@@ -204,7 +206,6 @@ class GuardMiddleware:
             fast = self.fast_posts.get(scope["path"]) if scope["method"] == "POST" else None
             if fast is not None:
                 self.in_flight += 1
-                self.metrics.in_flight.inc()
                 try:
                     status, answer, headers = await fast(body, scope["headers"])
                 except Exception:  # noqa: BLE001 - a bug: logged with its traceback, answered as JSON
@@ -212,7 +213,6 @@ class GuardMiddleware:
                     status, answer, headers = 500, error_body("internal error"), [(b"content-type", b"application/json")]
                 finally:
                     self.in_flight -= 1
-                    self.metrics.in_flight.dec()
                 await send({"type": "http.response.start", "status": status,
                             "headers": [*headers, (b"content-length", str(len(answer)).encode())]})
                 await send({"type": "http.response.body", "body": answer})
@@ -227,12 +227,10 @@ class GuardMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
 
             self.in_flight += 1
-            self.metrics.in_flight.inc()
             try:
                 await self.app(scope, replay, send_status)
             finally:
                 self.in_flight -= 1
-                self.metrics.in_flight.dec()
         finally:
             method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
             self.metrics.observe_request(route, method, status, time.perf_counter() - start)

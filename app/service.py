@@ -16,6 +16,7 @@ traffic; app/openapi.py describes them in the OpenAPI document.
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 import logging
 import os
@@ -174,6 +175,9 @@ def create_app(model_uri: str | None = None, *, max_concurrency: int | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         loading = asyncio.ensure_future(asyncio.to_thread(runtime.load, model_uri))
+        # What is alive once the model loaded (modules, the model) lives as long as the process:
+        # keep it out of the collector's full passes, which otherwise walk it again and again.
+        loading.add_done_callback(lambda _: gc.freeze())
         app.state.loading = asyncio.create_task(watch_load(loading))
         yield
         app.state.loading.cancel()
