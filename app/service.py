@@ -102,12 +102,25 @@ def _response(answer: Answer) -> Response:
     return response
 
 
+def _coding(item: str) -> tuple[str, float]:
+    """One Accept-Encoding element -> (coding, qvalue); RFC 9110 section 12.5.3, q=0 = "not acceptable"."""
+    name, *params = item.split(";")
+    weight = 1.0
+    for param in params:
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "q":
+            try:
+                weight = float(value)
+            except ValueError:
+                weight = 0.0
+    return name.strip().lower(), weight
+
+
 def _compressed(body: bytes, accept: bytes | None) -> tuple[bytes, str | None]:
     """Compress a response the client accepts compressed (tritonclient's response_compression_algorithm)."""
     if not accept or len(body) < COMPRESS_FROM_BYTES:
         return body, None
-    offered = {token.split(";")[0].strip().lower() for token in accept.decode("latin-1").split(",")
-               if "q=0" not in token.replace(" ", "")}
+    offered = {name for name, weight in map(_coding, accept.decode("latin-1").split(",")) if weight > 0}
     if "gzip" in offered:
         return gzip.compress(body, compresslevel=1), "gzip"
     if "deflate" in offered:  # HTTP "deflate" is the zlib format (RFC 9110 section 8.4.1.2)

@@ -230,3 +230,16 @@ def test_request_parameters_pass_through_and_binary_parameters_are_consumed(clie
     body = client.post("/v2/models/digits/infer", json=request).json()
     assert body["id"] == "r1" and body["parameters"] == {"priority": 2, "tag": "canary"}
     assert body["outputs"] == [{"name": "label", "datatype": "INT64", "shape": [1], "data": sample["labels"][:1]}]
+
+
+@pytest.mark.parametrize("accept, encoding", [("gzip", "gzip"), ("deflate", "deflate"), ("gzip;q=0.5", "gzip"),
+                                              ("gzip;q=0, deflate", "deflate"), ("br", None), ("gzip;q=0", None),
+                                              ("identity", None)])
+def test_responses_are_compressed_as_accept_encoding_allows(client, sample, accept, encoding):
+    # RFC 9110 section 12.5.3: Accept-Encoding codings with qvalues, q=0 meaning "not acceptable".
+    response = client.post("/v2/models/digits/infer", json=infer_body(sample["pixels"]),
+                           headers={"accept-encoding": accept})
+    assert response.status_code == 200
+    assert response.headers.get("content-encoding") == encoding
+    # httpx undoes gzip and deflate itself, so the body reads as JSON either way
+    assert response.json()["outputs"][0]["data"] == sample["labels"]
