@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from typing import Any, Union
 
@@ -29,8 +30,14 @@ def styled(*parts: Part) -> Text:
     return Text.assemble(*parts)
 
 
+# A run of more than this many characters without a space (an over-long --env, a pasted blob) is
+# shortened in an error message, so that a message stays a line or two.
+LONGEST_WORD = 200
+
+
 def print_error(message: str) -> None:
-    """The one-line user error: `error: <message>`, the message exactly as given."""
+    """The user error: `error: <message>`, the message as given (no markup), very long words shortened."""
+    message = re.sub(rf"\S{{{LONGEST_WORD + 1},}}", lambda m: m.group()[: LONGEST_WORD - 3] + "...", message)
     err_console.print(styled(("error:", "bold red"), " ", message), soft_wrap=True)
 
 

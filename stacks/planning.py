@@ -49,15 +49,20 @@ def targets(project_dir: Path, envs: Optional[list[str]] = None, cloud: Optional
     if config_file is not None:
         raw = load_file(config_file)
         name = config_file.name
-        env = name[len("Pulumi."):-len(".yaml")] if name.startswith("Pulumi.") and name.endswith(".yaml") else "dev"
-        sources = [(str(raw.values.get("env") or env), raw)]
+        named = name.startswith("Pulumi.") and name.endswith(".yaml")
+        env = name[len("Pulumi."):-len(".yaml")] if named else str(raw.values.get("env") or "dev")
+        sources = [(env, raw)]
     else:
         names = envs or builtin_envs(project_dir)
         if not names:
             raise ConfigError(f"no Pulumi.<env>.yaml in {project_dir}; pass --env or --config-file")
         sources = [(env, load_file(env_file(project_dir, env))) for env in names]
     out: list[Target] = []
+    from stacks.protection import check_file_env
+
     for env, raw in sources:
+        # A file must not name another environment's stack (`mlinfra:env: prod` in Pulumi.dev.yaml): issue 20.
+        check_file_env(env, raw.values.get("env"), raw.source, lambda e: e)
         for c in clouds_for(cloud, raw.home_cloud) or [""]:
             out.append(Target(env=str(raw.values.get("env") or env), cloud=c, raw=raw))
     return out

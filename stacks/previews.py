@@ -76,12 +76,22 @@ def down(project_dir: Path, *, pr: Optional[int] = None, branch: Optional[str] =
          stack: Optional[str] = None, cloud: Optional[str] = None,
          on_output: Optional[OnOutput] = None) -> Optional[dict[str, int]]:
     """Destroy a preview and remove its stack. None when there was no such stack."""
+    from pulumi.automation import errors as auto_errors
+
+    from stacks.config import check_env_name
+
     project_dir = Path(project_dir)
     if stack is not None:
+        check_env_name(stack, "--stack")
         if protected_reason(stack, builtin_envs(project_dir)):
             ensure_destroyable(stack, None, project_dir)  # refused before the backend is even asked
         session = open_session(project_dir)
-        target = _target_of_stack(session, stack)
+        try:
+            target = _target_of_stack(session, stack)
+        except OperationFailed as err:
+            if isinstance(err.__context__, auto_errors.StackNotFoundError) or "no stack named" in err.message:
+                return None  # already gone: down is idempotent, as with --pr / --branch
+            raise
     else:
         session = open_session(project_dir)
         target = preview_target(project_dir, pr=pr, branch=branch, cloud=cloud)

@@ -197,3 +197,13 @@ def test_prod_plan_protects_and_retains_exactly_the_stateful_resources(cloud):
 def test_dev_plan_protects_nothing(cloud):
     plan = plan_environment(ROOT, "dev", cloud)
     assert not any(r.options.get("protect") or r.options.get("retainOnDelete") for r in plan.resources)
+
+
+def test_plan_refuses_a_file_naming_another_env(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: mlinfra\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  mlinfra:cloud: gcp\n  mlinfra:env: prod\n")
+    result = runner.invoke(app, ["plan", "--env", "dev", "--project-dir", str(tmp_path)])
+    assert result.exit_code == 5, result.output
+    assert "cannot redirect" in text(result)
+    result = runner.invoke(app, ["validate", "--config-file", str(tmp_path / "Pulumi.dev.yaml")])
+    assert result.exit_code == 5, result.output
