@@ -135,7 +135,6 @@ class Runtime:
         self.metrics = metrics
         self.model: DigitsModel | None = None
         self.problem = "the model is loading"
-        self.failed = False
 
     def load(self, model_uri: str | None) -> None:
         try:
@@ -144,7 +143,6 @@ class Runtime:
             model.self_test(sample_for(folder))
             accuracy = float(model.card.get("metrics", {}).get("test_accuracy", 0.0))
         except Exception as exc:  # noqa: BLE001 - any failure, even a card of the wrong shape, must show
-            self.failed = True
             self.problem = f"the model failed to load: {exc}" if str(exc) else \
                 f"the model failed to load: {type(exc).__name__}"
             log.error("%s", self.problem)
