@@ -317,6 +317,8 @@ def deploy(target: StackTarget, *, preview_only: bool = False, on_output: Option
     reason = target.protection()
     with parked_settings(target), engine_errors(target.stack, action):
         stack = session.stack(target.stack, create=True)
+        # Protected by the config its last update ran with, even if the local file no longer says so.
+        reason = reason or recorded_protection(target, stack)
         write_config(stack, target)
         if preview_only or reason is not None:
             steps: list[Step] = []
@@ -328,8 +330,9 @@ def deploy(target: StackTarget, *, preview_only: bool = False, on_output: Option
 
             result = stack.preview(on_output=on_output, policy_packs=packs, color="never", on_event=collect)
             changes, outputs = dict(result.change_summary or {}), {}
-            preview_refusal(target.stack, reason, steps, get_provider(target.cloud).STATEFUL_TYPES,
-                            allow_protected)
+            if not preview_only:  # a preview only shows; the update it would lead to is what is refused
+                preview_refusal(target.stack, reason, steps, get_provider(target.cloud).STATEFUL_TYPES,
+                                allow_protected)
         if not preview_only:
             result = stack.up(on_output=on_output, policy_packs=packs, color="never")
             changes = dict(result.summary.resource_changes or {})

@@ -207,3 +207,19 @@ def test_plan_refuses_a_file_naming_another_env(tmp_path):
     assert "cannot redirect" in text(result)
     result = runner.invoke(app, ["validate", "--config-file", str(tmp_path / "Pulumi.dev.yaml")])
     assert result.exit_code == 5, result.output
+
+
+def test_preview_only_of_prod_shows_the_replacement_without_refusing(fake, monkeypatch):
+    monkeypatch.setenv("FAKE_PULUMI_STEPS", json.dumps(REPLACE_BUCKET))
+    result = invoke(fake, "deploy", "--env", "prod", "--preview-only")
+    assert result.exit_code == 0, result.output
+    assert engine_calls(fake, "preview") and not engine_calls(fake, "up")
+
+
+def test_deploy_checks_protection_recorded_in_the_backend(fake, monkeypatch):
+    # The stack's last update ran with mlinfra:protected: true; the local file dropped the flag since.
+    fake.seed_stack("dev", config={"mlinfra:cloud": "gcp", "mlinfra:protected": "true"})
+    monkeypatch.setenv("FAKE_PULUMI_STEPS", json.dumps(REPLACE_BUCKET))
+    result = invoke(fake, "deploy", "--env", "dev", "--yes")
+    assert result.exit_code == 5, result.output
+    assert not engine_calls(fake, "up")
