@@ -18,6 +18,8 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -61,6 +63,8 @@ def _no_constants(name: str) -> Any:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would block or never end
+            raise ConfigError(f"policy config {path}: not a regular file")
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:

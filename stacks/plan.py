@@ -7,6 +7,7 @@ ARCHITECTURE.md, "Contracts other tools rely on".
 from __future__ import annotations
 
 import json
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -110,7 +111,10 @@ def read_plans(path: Path) -> list[Plan]:
     """Read a `mlinfra plan --output json` document (or a single plan entry)."""
     where = f"--plan-file {path}"
     try:
-        if Path(path).stat().st_size > MAX_PLAN_BYTES:
+        info = Path(path).stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            raise ConfigError(f"{where}: not a regular file")
+        if info.st_size > MAX_PLAN_BYTES:
             raise ConfigError(f"{where}: larger than {MAX_PLAN_BYTES >> 20} MiB; not a plan document")
         data = Path(path).read_bytes()
     except OSError as exc:

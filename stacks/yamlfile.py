@@ -20,7 +20,9 @@ line number) when it is:
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +187,8 @@ def read(path: Path) -> Any:
     """Read and parse a YAML file with the limits above."""
     source = Path(path).name
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would block or never end
+            raise ConfigError(f"{path}: not a regular file")
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:

@@ -3,10 +3,14 @@
 never a traceback and never "internal error"."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -125,10 +129,29 @@ def test_hostile_option_values(fake, option):
                 run(*command, option, value)
 
 
-@pytest.mark.parametrize("path", ["/nonexistent/x.yaml", "/", "/dev/null", "/proc/self/mem"])
-def test_hostile_paths(fake, path):
+@pytest.mark.parametrize("path", ["/nonexistent/x.yaml", "/", "/dev/null", "/proc/self/mem", "fifo"])
+def test_hostile_paths(fake, path, tmp_path):
+    if path == "fifo":  # reading a named pipe would block forever
+        path = str(tmp_path / "Pulumi.fifo.yaml")
+        os.mkfifo(path)
     for command in (["validate", "--config-file", path], ["plan", "--config-file", path],
                     ["policy", "check", "--plan-file", path], ["cost", "--plan-file", path],
                     ["policy", "check", "--config", path, "--plan-file", str(CORPUS / "plan" / "markup.json")],
                     ["drift", "--data", path], ["plan", "--project-dir", path]):
         run(*command)
+
+
+# Hypothesis over whole config files: any structure, dumped as YAML, and any text at all.
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12))
+_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=12)
+_keys = st.sampled_from(["mlinfra:cloud", "mlinfra:env", "mlinfra:regions", "mlinfra:tags", "mlinfra:service",
+                         "mlinfra:overrides", "mlinfra:preview", "mlinfra:protected", "mlinfra:region", "gcp:project"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(config=st.dictionaries(_keys, _values, max_size=5), noise=st.text(max_size=40))
+def test_validate_answers_any_config_with_a_documented_code(tmp_path, config, noise):
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump({"config": config}, allow_unicode=True) + noise)
+    run("validate", "--config-file", str(path))
