@@ -332,4 +332,9 @@ def create_app(model_uri: str | None = None, *, max_concurrency: int | None = No
     app.add_middleware(GuardMiddleware, metrics=metrics, route_label=route_label, exempt=UNLIMITED_ROUTES,
                        body_limits=BODY_LIMITS, max_body_bytes=max_body_bytes, max_concurrency=max_concurrency,
                        body_timeout_s=body_timeout_s, fast_posts=fast)
+    front_door_id = os.environ.get("FRONT_DOOR_ID", "").strip()
+    if front_door_id:  # behind Azure Front Door (app/origin.py); added last, so it runs first, before the fast path
+        from app.origin import FrontDoorOnly
+
+        app.add_middleware(FrontDoorOnly, front_door_id=front_door_id, exempt=UNLIMITED_ROUTES)
     return app

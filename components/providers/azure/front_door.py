@@ -69,15 +69,22 @@ def waf_policy(ctx: BuildContext, parent) -> azure_native.frontdoor.Policy:
         tags=ctx.tags, opts=pulumi.ResourceOptions(parent=parent))
 
 
-def build_front_door(ctx: BuildContext, parent, origin_host) -> tuple[pulumi.Output, object]:
-    """Front Door in front of the load balancer's public address `origin_host`. Returns (url, dns records)."""
+def front_door_profile(ctx: BuildContext, parent) -> azure_native.cdn.Profile:
+    """The profile, made before the scale sets: they are given its Front Door ID (FRONT_DOOR_ID), which
+    the app checks against the X-Azure-FDID header on every request (app/origin.py; "Secure traffic to
+    Azure Front Door origins": the service tag alone admits any customer's Front Door)."""
+    return azure_native.cdn.Profile(
+        f"{ctx.prefix}-front-door", profile_name=f"{ctx.prefix}-fd", resource_group_name=ctx.base.name,
+        location="Global", sku={"name": SKU}, origin_response_timeout_seconds=60, tags=ctx.tags,
+        opts=pulumi.ResourceOptions(parent=parent))
+
+
+def build_front_door(ctx: BuildContext, parent, origin_host, profile) -> tuple[pulumi.Output, object]:
+    """Front Door (`profile`) in front of the load balancer's public address `origin_host`. Returns (url, dns records)."""
     p = ctx.prefix
     rg = ctx.base
     serving = ctx.spec.service.serving
     opts = pulumi.ResourceOptions(parent=parent)
-    profile = azure_native.cdn.Profile(
-        f"{p}-front-door", profile_name=f"{p}-fd", resource_group_name=rg.name, location="Global",
-        sku={"name": SKU}, origin_response_timeout_seconds=60, tags=ctx.tags, opts=opts)
     endpoint = azure_native.cdn.AFDEndpoint(
         f"{p}-front-door-endpoint", endpoint_name=f"{p}-ep", profile_name=profile.name,
         resource_group_name=rg.name, location="Global", enabled_state="Enabled", tags=ctx.tags, opts=opts)

@@ -108,6 +108,9 @@ def new_resource(typ: str, name: str, inputs: dict, region: str = "eastus") -> t
         if typ.endswith("RecordSet"):
             out["fqdn"] = f"{child}.{parent_name}."
         return f"{_rg_id(rg)}/providers/{kind.format(parent_name)}/{child}", out
+    if typ == "azure-native:cdn:Profile":
+        # ARM returns the profile's Front Door ID, the value it sends origins as X-Azure-FDID.
+        out["frontDoorId"] = _guid(f"front-door/{inputs.get('profileName') or name}")
     if typ.startswith("azure-native:cdn:") and typ != "azure-native:cdn:Profile":
         # Front Door children live under their profile (and endpoint / origin group).
         kind, key = {"AFDEndpoint": ("afdEndpoints", "endpointName"), "AFDOriginGroup": ("originGroups", "originGroupName"),

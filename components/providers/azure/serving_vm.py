@@ -14,7 +14,7 @@ from components.providers.base import BuildContext, ServingOutputs
 from components.release import container_env
 
 from .access import computer_name_prefix, linux_os_profile
-from .front_door import build_front_door, uses_front_door
+from .front_door import build_front_door, front_door_profile, uses_front_door
 from .identity import serving_identity
 from .network import network, zonal
 from .secrets import build_secrets
@@ -126,6 +126,9 @@ def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOut
         tags=ctx.tags, opts=opts)
 
     env = {**container_env(ctx), "AZURE_CLIENT_ID": identity.client_id}
+    profile = front_door_profile(ctx, parent) if public and uses_front_door(ctx) else None
+    if profile is not None:
+        env["FRONT_DOOR_ID"] = profile.front_door_id
     names = sorted(env)
     command = pulumi.Output.all(ctx.image, ctx.registry.server, identity.client_id,
                                 pulumi.Output.all(*[env[k] for k in names]),
@@ -205,8 +208,8 @@ def build_vm(provider, parent: pulumi.Resource, ctx: BuildContext) -> ServingOut
     ctx.shared["azure_serving_vmss"] = scale_sets[0]
     ctx.shared["azure_serving_scale_sets"] = scale_sets
     dns_records = None
-    if public and uses_front_door(ctx):
-        url, dns_records = build_front_door(ctx, parent, frontend_ip.ip_address)
+    if profile is not None:
+        url, dns_records = build_front_door(ctx, parent, frontend_ip.ip_address, profile)
     elif public:
         # A layer-4 balancer terminates no TLS: without serving.domain / firewall the endpoint is plain HTTP.
         url = pulumi.Output.concat("http://", frontend_ip.ip_address)

@@ -213,3 +213,38 @@ def test_access_logs_kept_the_configured_days(front_door_plan):
 def test_public_vm_without_domain_or_firewall_stays_on_the_load_balancer(prod_plan):
     assert not prod_plan.of_type("azure-native:cdn:Profile")
     assert prod_plan.outputs["endpoint"].startswith("http://")
+
+
+def release_env(vmss) -> str:
+    """The scale set's app.env, as its release extension writes it (vm_release.release_command)."""
+    import base64
+    import re as _re
+
+    [ext] = vmss.inputs["virtualMachineProfile"]["extensionProfile"]["extensions"]
+    files = {path: base64.b64decode(blob).decode() for blob, path in
+             _re.findall(r"echo (\S+) \| base64 -d > (\S+)", ext["settings"]["commandToExecute"])}
+    return files["/etc/mlinfra/app.env"]
+
+
+def test_instances_check_that_requests_come_from_their_own_front_door(front_door_plan):
+    # "Secure traffic to Azure Front Door origins", public-IP origins: the AzureFrontDoor.Backend tag and
+    # "configure your application to check the X-Azure-FDID header value" against the profile's Front
+    # Door ID, because the tag admits every customer's Front Door. The app checks FRONT_DOOR_ID (app/origin.py).
+    from components.providers.azure.mocks import new_resource
+
+    profile = next(r for r in front_door_plan.resources if r.type == "azure-native:cdn:Profile")
+    _, state = new_resource(profile.type, profile.name, dict(profile.inputs))
+    scale_sets = [r for r in front_door_plan.resources
+                  if r.type == "azure-native:compute:VirtualMachineScaleSet" and "-vmss" in r.name]
+    assert scale_sets
+    for vmss in scale_sets:
+        assert f"FRONT_DOOR_ID={state['frontDoorId']}\n" in release_env(vmss)
+
+
+def test_no_front_door_id_without_a_front_door(prod_plan):
+    scale_sets = [r for r in prod_plan.resources
+                  if r.type == "azure-native:compute:VirtualMachineScaleSet" and "-vmss" in r.name]
+    assert scale_sets and not prod_plan.of_type("azure-native:cdn:Profile")
+    for vmss in scale_sets:
+        env = release_env(vmss)
+        assert "MODEL_URI=" in env and "FRONT_DOOR_ID" not in env
