@@ -29,7 +29,10 @@ def train(
     except ImportError as exc:
         raise PrerequisiteMissing(f"training needs the app extra ({exc.name} is missing): {MISSING_APP_EXTRA}") from None
     folder = output_dir or MODEL_DIR
-    card = run_training(folder)
+    try:
+        card = run_training(folder)
+    except OSError as exc:  # a folder that cannot be created or written: the user's path, one line
+        raise ConfigError(f"--output-dir {folder}: cannot write the model there: {exc.strerror or exc}") from None
     if output == OutputFormat.json:
         from cli.output import emit_json
 

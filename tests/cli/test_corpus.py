@@ -155,3 +155,10 @@ def test_validate_answers_any_config_with_a_documented_code(tmp_path, config, no
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(yaml.safe_dump({"config": config}, allow_unicode=True) + noise)
     run("validate", "--config-file", str(path))
+
+
+def test_model_train_into_an_unwritable_folder_is_exit_3(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run("model", "train", "--output-dir", str(blocker / "model"))
+    assert result.exit_code == 3 and "cannot write the model there" in result.stderr
