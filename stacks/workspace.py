@@ -130,12 +130,12 @@ def engine_errors(stack: str, action: str) -> Iterator[None]:
 
             raise PrerequisiteMissing(PULUMI_INSTALL) from None
         raise
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RuntimeError) as exc:
         # The SDK parses the CLI's JSON and event log: output it cannot read is the CLI's failure,
-        # said in one line (a traceback with --debug would need the raw exception: exc's text is kept).
+        # said in one line.
         raise OperationFailed(f"{action} of stack {stack}: the Pulumi CLI printed output mlinfra cannot read "
                               f"({type(exc).__name__}: {str(exc)[:160]}); check `pulumi version` and the "
-                              "state backend") from None
+                              "state backend") from exc  # chained: --debug shows where it came from
 
 
 # -- settings file ----------------------------------------------------------------------------------

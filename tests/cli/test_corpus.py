@@ -162,3 +162,28 @@ def test_model_train_into_an_unwritable_folder_is_exit_3(tmp_path):
     blocker.write_text("")
     result = run("model", "train", "--output-dir", str(blocker / "model"))
     assert result.exit_code == 3 and "cannot write the model there" in result.stderr
+
+
+# A broken `pulumi` (tests/fakes/pulumi knobs): garbage or failure from each of its commands gives
+# one clear line with exit 1 (the operation failed) or 4 (the CLI itself is unusable), no traceback.
+ENGINE_COMMANDS = [["deploy", "--yes"], ["deploy", "--preview-only"], ["destroy", "--yes"], ["outputs"],
+                   ["env", "up", "--pr", "1"], ["env", "down", "--pr", "1"], ["env", "list"], ["env", "gc"]]
+
+
+@pytest.mark.parametrize("knob", ["FAKE_PULUMI_GARBAGE=version", "FAKE_PULUMI_GARBAGE=stack",
+                                  "FAKE_PULUMI_GARBAGE=config", "FAKE_PULUMI_GARBAGE=up",
+                                  "FAKE_PULUMI_GARBAGE=preview", "FAKE_PULUMI_GARBAGE=destroy",
+                                  "FAKE_PULUMI_FAIL=up", "FAKE_PULUMI_FAIL=destroy", "FAKE_PULUMI_FAIL_VERSION=1"])
+def test_a_broken_pulumi_gives_one_line(fake, monkeypatch, knob):
+    fake.seed_stack("dev", config={"mlinfra:cloud": "gcp"})
+    gone = {"source": "pr-1", "ttl_hours": 1, "expires_at": "2020-01-01T00:00:00Z"}
+    fake.seed_stack("pr-1", config={"mlinfra:cloud": "gcp", "mlinfra:env": "pr-1", "mlinfra:preview": gone})
+    name, _, value = knob.partition("=")
+    monkeypatch.setenv(name, value)
+    for command in ENGINE_COMMANDS:
+        args = [*command, "--project-dir", str(fake.project)]
+        result = runner.invoke(app, args)
+        assert result.exit_code in {0, 1, 4}, (args, result.exit_code, result.output[-1500:])
+        assert "Traceback" not in result.output and "internal error" not in result.output, (args, result.output)
+        if result.exit_code:
+            assert result.stderr.strip() and len(result.stderr.strip().splitlines()) <= 3, (args, result.stderr)
