@@ -117,6 +117,8 @@ def check_file_env(requested: str, file_env: Any, source: str, stack_of: Any) ->
     if file_env is None or str(file_env) == requested:
         return
     target = stack_of(str(file_env))
+    if target == requested:  # Pulumi.dev-aws.yaml naming env dev: it configures the stack dev-aws itself
+        return
     reason = protection_reason(str(file_env), target)
     message = (f"mlinfra:env: {str(file_env)!r} in {source} does not match the environment asked for "
                f"({requested}); a config file cannot redirect a command to another environment's stack "

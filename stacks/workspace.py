@@ -81,6 +81,7 @@ def make_target(project_dir: Path, env: str, raw: RawConfig, cloud: Optional[str
     # A file naming another environment (`mlinfra:env: prod` in Pulumi.dev.yaml) must not move the
     # command to that environment's stack: refused (exit 5 when that stack is protected, else 3).
     check_file_env(env, raw.values.get("env"), raw.source, lambda e: stack_name(e, cloud, raw.home_cloud))
+    env = str(raw.values.get("env") or env)
     stack = stack_name(env, cloud, raw.home_cloud)
     # A settings file of the stack's own name in the project (Pulumi.dev.yaml) is its config.
     from_file = (Path(project_dir) / f"Pulumi.{stack}.yaml").is_file()

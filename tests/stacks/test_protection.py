@@ -223,3 +223,10 @@ def test_deploy_checks_protection_recorded_in_the_backend(fake, monkeypatch):
     result = invoke(fake, "deploy", "--env", "dev", "--yes")
     assert result.exit_code == 5, result.output
     assert not engine_calls(fake, "up")
+
+
+def test_a_stack_file_naming_its_own_env_is_not_a_redirect(tmp_path):
+    # Pulumi.dev-aws.yaml (env dev on aws, home cloud gcp) configures the stack dev-aws: allowed.
+    raw = from_pairs({"mlinfra:cloud": "gcp", "mlinfra:env": "dev"}, source="Pulumi.dev-aws.yaml")
+    target = workspace.make_target(tmp_path, "dev-aws", raw, "aws")
+    assert (target.env, target.stack) == ("dev", "dev-aws")
