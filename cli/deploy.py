@@ -158,6 +158,10 @@ def destroy(
         emit_json({"stack": target.stack, "env": target.env, "cloud": target.cloud, "changes": changes})
         return
     console.print(styled(("destroyed", "bold"), f" stack {target.stack} ({target.cloud}): {changes or 'nothing to delete'}"))
+    if allow_protected and target.protection():
+        console.print(f"kept: the protected resources of {target.stack} (buckets, registries, storage accounts) stay in "
+                      "the stack and the cloud; deleting that data is deliberate: `pulumi state unprotect` them, "
+                      "then delete them in the cloud (they are retained on delete)", soft_wrap=True)
 
 
 def outputs(

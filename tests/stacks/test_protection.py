@@ -91,6 +91,8 @@ def test_allow_protected_destroys_all_but_the_protected_stateful_resources(fake)
     assert "--exclude-protected" in call
     assert json.loads(result.stdout)["changes"] == {"delete": 7}
     assert fake.stacks()["prod"]["resources"] == 2  # the bucket and registry stay, in the stack and the cloud
+    text_run = invoke(fake, "destroy", "--env", "prod", "--yes", "--allow-protected")
+    assert text_run.exit_code == 0 and "kept: the protected resources of prod" in text(text_run)
 
 
 def test_env_down_of_a_preview_marked_protected_is_refused(fake):
