@@ -210,7 +210,8 @@ def ensure_destroyable(stack: str, preview: Optional[Mapping[str, Any]], project
     reason = protected_reason(stack, builtin)
     if reason:
         raise ProtectedStack(f"stack {stack} is protected ({reason}); env down / env gc only destroy previews. "
-                             f"Use `mlinfra destroy --env ...` deliberately if you mean it")
+                             "Use `mlinfra destroy --env ...` deliberately if you mean it (prod and stacks marked "
+                             "mlinfra:protected also need --allow-protected)")
     if not preview:
         raise ProtectedStack(f"stack {stack} is protected: it was not created as a preview "
                              "(its config has no mlinfra:preview); env down / env gc only destroy previews")
