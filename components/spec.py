@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # A service name becomes part of every cloud resource name (`digits-dev-data`). Short, DNS-like,
 # so that `<service>-<env>-<role>` fits even the tightest limits (Azure storage account: 24).
 SERVICE_NAME = r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$"
-# Environment names double as stack names and label values: `dev`, `prod`, `pr-42`, `br-fix-x-1a2b`.
+# Environment names double as stack names and label values: `dev`, `prod`, `pr-42`, `br-fix-lo-k3m2x7qa`.
 ENV_NAME = r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$"
 # Tag keys: the intersection that every cloud accepts once lowercased (GCP labels are the tightest).
 TAG_KEY = r"^[a-z][a-z0-9_-]{0,62}$"

@@ -12,7 +12,7 @@ Stack config, and why the settings file is "parked":
   `pulumi stack init` adds (passphrase salt) live in the per-user store and are put in only while an
   operation runs (`tracked_file_untouched`). `set_config`/`set_all_config` of the Automation API
   write Pulumi.<stack>.yaml, so they are never called for such a stack.
-- Every other stack (`dev-aws`, `pr-42`, `br-fix-1a2b`) gets its config written with
+- Every other stack (`dev-aws`, `pr-42`, `br-fix-lo-k3m2x7qa`) gets its config written with
   `set_all_config` (one JSON value per `mlinfra:` key, plus the other namespaces of the env file).
   The CLI keeps that in Pulumi.<stack>.yaml beside Pulumi.yaml, together with the stack's
   secrets salt. So that such files never pile up in the repository, the file lives in a per-user
