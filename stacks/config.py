@@ -304,11 +304,12 @@ def environment_spec(
         provider.check_region(region, f"{NAMESPACE}:regions.{cloud}")
     except ConfigError as err:
         errors.append(err.message)
-    _fail(errors)
-    try:
-        spec = EnvironmentSpec.model_validate({**top, "service": service_spec, "preview": preview})
+    spec = None
+    try:  # with the default service when the file's failed, so that top-level errors are listed too
+        spec = EnvironmentSpec.model_validate({**top, "service": service_spec or ServiceSpec(), "preview": preview})
     except ValidationError as exc:
-        raise ConfigError("\n".join(dict.fromkeys(_validation_lines(exc, EnvironmentSpec, top_key)))) from None
+        errors.extend(_validation_lines(exc, EnvironmentSpec, top_key))
+    _fail(errors)
     return spec
 
 

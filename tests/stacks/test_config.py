@@ -62,6 +62,7 @@ def test_region_singular_suggests_regions():
 
 def test_every_error_of_a_file_is_reported_in_one_run():
     raw = from_pairs({"mlinfra:cloud": "aws", "mlinfra:region": "eu-west-1", "mlinfra:regions": {"ibm": "x"},
+                      "mlinfra:tags": {"Team": "x"},
                       "mlinfra:service": {"storage": {"warm_after_days": -5}, "serving": {"port": 0}}})
     with pytest.raises(ConfigError) as err:
         environment_spec(raw, env="dev", stack="dev")
@@ -71,6 +72,8 @@ def test_every_error_of_a_file_is_reported_in_one_run():
         "mlinfra:regions.ibm: unknown cloud; allowed: aws, gcp, azure",
         "mlinfra:service.storage.warm_after_days: -5 is not allowed: Input should be greater than or equal to 1",
         "mlinfra:service.serving.port: 0 is not allowed: Input should be greater than or equal to 1",
+        "mlinfra:tags.Team: \"x\" is not allowed: tag keys must match ^[a-z][a-z0-9_-]{0,62}$ (the rule every "
+        "cloud accepts)",
     ]
 
 
