@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from components.errors import MlinfraError, OperationFailed
-from stacks.config import NAMESPACE, RawConfig, builtin_envs, decode
+from stacks.config import NAMESPACE, RawConfig, builtin_envs
 from stacks.environments import (DEFAULT_TTL_HOURS, ensure_destroyable, is_expired, preview_raw_config,
                                  protected_reason, utcnow)
 from stacks.workspace import (DeployResult, OnOutput, Session, StackTarget, deploy, destroy, engine_errors,
-                              make_target, open_session, parked_stack_settings, plain_outputs)
+                              make_target, open_session, our_values, parked_stack_settings, plain_outputs)
 
 PREVIEW_KEY = f"{NAMESPACE}:preview"
 
@@ -32,11 +32,11 @@ def preview_target(project_dir: Path, *, pr: Optional[int] = None, branch: Optio
 
 def stack_config(stack) -> dict[str, Any]:
     """The stack's `mlinfra:` config: its settings, else what its last update ran with."""
-    config = stack.get_all_config()
-    if not any(k.startswith(f"{NAMESPACE}:") for k in config):
+    ours = our_values(stack.get_all_config())
+    if not ours:
         summary = stack.info(show_secrets=False)
-        config = summary.config if summary is not None else {}
-    return {k: decode(v.value) for k, v in config.items() if k.startswith(f"{NAMESPACE}:")}
+        ours = our_values(summary.config if summary is not None else {})
+    return ours
 
 
 def read_preview(stack) -> Optional[dict[str, Any]]:

@@ -274,16 +274,20 @@ def deploy(target: StackTarget, *, preview_only: bool = False, on_output: Option
                         changes=changes, outputs=outputs)
 
 
+def our_values(config: Optional[dict]) -> dict[str, Any]:
+    """The `mlinfra:` entries of a stack config as the Automation API returns it ({key: ConfigValue})."""
+    from stacks.config import decode
+
+    return {k: decode(v.value) for k, v in (config or {}).items() if k.startswith(f"{NAMESPACE}:")}
+
+
 def recorded_protection(target: StackTarget, stack) -> Optional[str]:
     """Protection read from the stack itself: its settings, and the config its last update ran with
     (a stack marked protected elsewhere stays protected here, whatever the local file says)."""
-    from stacks.config import decode
-
     summary = stack.info(show_secrets=False)
     for where, config in ((f"stack {target.stack} settings", stack.get_all_config()),
                           (f"stack {target.stack} in the backend", summary.config if summary is not None else {})):
-        values = {k.split(":", 1)[1]: decode(v.value) for k, v in (config or {}).items()
-                  if k.startswith(f"{NAMESPACE}:")}
+        values = {k.split(":", 1)[1]: v for k, v in our_values(config).items()}
         reason = protection_reason(target.env, target.stack, values, where)
         if reason:
             return reason
