@@ -90,6 +90,8 @@ def timed_command(executable: str):
             if "--non-interactive" not in args:
                 args = ["--non-interactive", *args]
             env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
+            if os.path.isabs(self.command):  # as the SDK does: plugins bundled beside the CLI come first
+                env["PATH"] = os.pathsep.join([os.path.dirname(self.command), env.get("PATH", "")])
             limit = command_timeout()
             try:
                 proc = subprocess.run([self.command, *args], cwd=cwd, env=env, capture_output=True, timeout=limit)
