@@ -295,11 +295,8 @@ class EnvironmentSpec(Spec):
     # (components/ml_service.py), destroy is refused without --allow-protected (stacks/protection.py).
     protected: bool = False
 
-    # NOTE (issue 20, for the providers): how many tags a resource may carry is per cloud and is not
-    # checked yet: AWS 50 user tags per resource (AWS tagging docs, "Maximum number of tags per
-    # resource - 50"), GCP 64 labels ("No more than 64 labels can be associated with a given
-    # resource"), Azure 50 (ARM Tags API: "a maximum of 50 tags"). mlinfra adds its own tags
-    # (components/tags.py) on top of these; a provider check should count both.
+    # How many tags a resource may carry is per cloud (AWS 50, GCP 64 labels, Azure 50): each
+    # provider's MAX_TAGS, checked with mlinfra's own tags counted (BaseProvider.check_tag_count).
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:

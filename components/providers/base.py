@@ -209,6 +209,8 @@ class BaseProvider:
     # Type tokens of resources that hold data (buckets, registries, file systems): components/ml_service.py
     # marks them protect + retain_on_delete in protected environments.
     STATEFUL_TYPES: frozenset[str] = frozenset()
+    # Tags (labels) one resource may carry, user tags and mlinfra's together; 0 = not limited.
+    MAX_TAGS: int = 0
     UNSUPPORTED: Mapping[Feature, str] = {}
     BUILDERS: Mapping[str, str] = {
         "storage": "storage:build_storage",
@@ -290,8 +292,19 @@ class BaseProvider:
                 raise UnsupportedFeature(
                     f"{FEATURE_KEYS[feature]}: {self.display_name} cannot provide {feature.value}: {refused[feature]}"
                 )
+        self.check_tag_count(spec)
         self.check_names(spec)
         self.check_cloud_specific(spec)
+
+    def check_tag_count(self, spec: "EnvironmentSpec") -> None:
+        from components.tags import base_tags
+
+        count = len(self.tags(base_tags(spec)))
+        if self.MAX_TAGS and count > self.MAX_TAGS:
+            ours = count - len(spec.tags)
+            raise ConfigError(f"mlinfra:tags: {len(spec.tags)} tags plus mlinfra's {ours} make {count}; "
+                              f"{self.display_name} allows at most {self.MAX_TAGS} per resource, so at most "
+                              f"{self.MAX_TAGS - ours} in mlinfra:tags")
 
     def check_names(self, spec: "EnvironmentSpec") -> None:
         """Raise ConfigError when a derived resource name cannot fit this cloud's limits."""

@@ -28,6 +28,8 @@ class AwsProvider(BaseProvider):
     display_name = "AWS"
     packages = ("aws",)
     # Resources that hold data: protected (and retained on delete) in protected environments.
+    # AWS "Tagging your AWS resources": "Maximum number of tags per resource – 50".
+    MAX_TAGS = 50
     STATEFUL_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:ecr/repository:Repository", "aws:efs/fileSystem:FileSystem",
                                 "aws:kms/key:Key",
                                 # deleting a secret deletes every value set with `mlinfra secrets set`
@@ -57,6 +59,7 @@ class AwsProvider(BaseProvider):
             if feature in refused:
                 raise UnsupportedFeature(
                     f"{FEATURE_KEYS[feature]}: {self.display_name} cannot provide {feature.value}: {refused[feature]}")
+        self.check_tag_count(spec)
         self.check_names(spec)
         self.check_cloud_specific(spec)
 

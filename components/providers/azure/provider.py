@@ -42,6 +42,8 @@ class AzureProvider(BaseProvider):
     display_name = "Azure"
     packages = ("azure-native",)
     # Resources that hold data: protected (and retained on delete) in protected environments.
+    # Azure Resource Manager Tags API: "The specified entity can have a maximum of 50 tags".
+    MAX_TAGS = 50
     STATEFUL_TYPES = frozenset({"azure-native:storage:StorageAccount", "azure-native:storage:BlobContainer",
                                 "azure-native:storage:FileShare", "azure-native:containerregistry:Registry",
                                 # deleting the vault or a secret deletes values set with `mlinfra secrets set`

@@ -24,6 +24,8 @@ class GcpProvider(BaseProvider):
     display_name = "GCP"
     packages = ("gcp",)
     # Resources that hold data: protected (and retained on delete) in protected environments.
+    # Google "Requirements for labels": "Each resource can have multiple labels, up to a maximum of 64".
+    MAX_TAGS = 64
     STATEFUL_TYPES = frozenset({"gcp:storage/bucket:Bucket", "gcp:artifactregistry/repository:Repository",
                                 "gcp:filestore/instance:Instance",
                                 # deleting a secret deletes every value set with `mlinfra secrets set`
