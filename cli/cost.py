@@ -20,6 +20,8 @@ ReadmeOpt = Annotated[Optional[Path], typer.Option(
     "--readme", dir_okay=False, help="With --summary: write the table into this file between its cost-table markers.")]
 
 _SUFFIX = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9}
+# A trillion requests a month (about 385,000 a second) is past any single service this prices.
+MAX_REQUESTS = 1e12
 
 
 def parse_levels(text: str) -> list[float]:
@@ -30,7 +32,11 @@ def parse_levels(text: str) -> list[float]:
         if not match:
             raise typer.BadParameter(f"{item!r} is not a request count; allowed: numbers with an optional k, M or B "
                                      "suffix, comma-separated (e.g. 100k,1M)", param_hint="--requests")
-        levels.append(float(match.group(1).replace("_", "")) * _SUFFIX[match.group(2)])
+        value = float(match.group(1).replace("_", "")) * _SUFFIX[match.group(2)]
+        if not value <= MAX_REQUESTS:  # also catches inf (1e400) and nan
+            raise typer.BadParameter(f"{item!r} is more than {MAX_REQUESTS:.0e} requests a month; allowed: "
+                                     f"0 to {MAX_REQUESTS:.0e}", param_hint="--requests")
+        levels.append(value)
     return levels
 
 

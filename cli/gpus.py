@@ -8,8 +8,17 @@ import typer
 from cli.options import CloudOpt, OutputFormat, OutputOpt
 
 RegionOpt = Annotated[Optional[str], typer.Option("--region", "-r", help="Only this region (e.g. eu-west-1).")]
+def _price(value: Optional[float]) -> Optional[float]:
+    import math
+
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter(f"{value} is not a price; allowed: a number of USD per hour, 0 or more",
+                                 param_hint="--max-price")
+    return value
+
+
 MaxPriceOpt = Annotated[Optional[float], typer.Option(
-    "--max-price", min=0, help="Only machines at most this many USD per hour (spot with --spot).")]
+    "--max-price", callback=_price, help="Only machines at most this many USD per hour (spot with --spot).")]
 SpotOpt = Annotated[bool, typer.Option("--spot", help="Compare and filter on the spot price, not on-demand.")]
 
 

@@ -104,7 +104,8 @@ def test_drift_on_every_hostile_data_file(source):
 
 # Hostile argument values, each given to the commands that take the option.
 HOSTILE_VALUES = ["", " ", "-", "--", "[/x]", ":cloud:", "a" * 5000, "../../etc/passwd", "\x00", "é",
-                  "prod", "dev\nprod", "$(rm -rf /)", "%s%n", "🙂", "PROD", "all"]
+                  "prod", "dev\nprod", "$(rm -rf /)", "%s%n", "🙂", "PROD", "all", "nan", "inf", "-1", "1e400",
+                  "1e400k,1M"]
 OPTIONS = {
     "--env": [["validate"], ["plan"], ["cost"], ["policy", "check"], ["deploy", "--yes"], ["destroy", "--yes"],
               ["outputs"]],
@@ -116,6 +117,7 @@ OPTIONS = {
     "--output": [["validate"], ["gpus"]],
     "--region": [["gpus"]],
     "--max-price": [["gpus"]],
+    "--requests": [["cost"]],
 }
 
 
