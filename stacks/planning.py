@@ -69,9 +69,9 @@ def targets(project_dir: Path, envs: Optional[list[str]] = None, cloud: Optional
 
 
 def _plan_group(project_dir: Path, group: list[Target]) -> list[Plan]:
-    from stacks.offline import no_gc, plan_environment
+    from stacks.offline import few_gc_passes, plan_environment
 
-    with no_gc():  # most of a cold plan is importing the SDK: see no_gc
+    with few_gc_passes():  # most of a cold plan is importing the SDK: see few_gc_passes
         return [plan_environment(project_dir, t.env, t.cloud, raw=t.raw) for t in group]
 
 
