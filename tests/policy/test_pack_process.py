@@ -28,6 +28,16 @@ def struct(doc: dict) -> struct_pb2.Struct:
 
 @pytest.fixture(scope="module")
 def analyzer():
+    yield from _serve()
+
+
+@pytest.fixture
+def own_analyzer():
+    """A pack process of the test's own: Configure changes a running pack for every later request."""
+    yield from _serve()
+
+
+def _serve():
     # Started from another folder on purpose: the pack must find the project by itself.
     proc = subprocess.Popen([sys.executable, str(ROOT / "policy" / "__main__.py")], cwd="/", stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -84,8 +94,9 @@ def test_pack_stack_policy_reads_the_service_description(analyzer):
     assert diags[0].urn == service.urn
 
 
-def test_policy_pack_config_reaches_the_rules(analyzer):
+def test_policy_pack_config_reaches_the_rules(own_analyzer):
     """What `--policy-pack-config` does: the engine sends Configure, the rule reads args.get_config()."""
+    analyzer = own_analyzer
     config = {"no-admin-ports-open": analyzer_pb2.PolicyConfig(enforcementLevel=analyzer_pb2.MANDATORY,
                                                                properties=struct({"ports": [3389]}))}
     analyzer.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=config), timeout=30)
