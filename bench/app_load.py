@@ -75,12 +75,10 @@ def start_server(target: str | None, port: int) -> subprocess.Popen:
 
 
 def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    sys.path.insert(0, str(ROOT))
+    from tests.processes import stop
+
+    stop(proc)
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:

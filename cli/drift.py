@@ -25,13 +25,9 @@ def drift(
     except ImportError as exc:
         raise PrerequisiteMissing(f"drift needs the app extra ({exc.name} is missing): "
                                   "pip install 'mlinfra-iac[app]'") from None
-    import stat
+    from components.files import require_regular
 
-    try:
-        if not stat.S_ISREG(data.stat().st_mode):  # a FIFO or device would block or never end
-            raise ConfigError(f"--data {data}: not a regular file")
-    except OSError as exc:
-        raise ConfigError(f"--data {data}: cannot read: {exc.strerror or exc}") from None
+    require_regular(data, f"--data {data}")
     try:
         model = DigitsModel.load(model_dir or MODEL_DIR)
         report = drift_report(load_data(data), model)

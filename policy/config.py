@@ -18,8 +18,6 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -62,20 +60,12 @@ def _no_constants(name: str) -> Any:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    from components.files import read_limited, utf8
+
+    where = f"policy config {path}"
+    text = utf8(read_limited(path, MAX_BYTES, where, "not a policy config"), where, "not a policy config")
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would block or never end
-            raise ConfigError(f"policy config {path}: not a regular file")
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"policy config {path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise ConfigError(f"policy config {path}: larger than {MAX_BYTES >> 10} KiB; not a policy config")
-    try:
-        text = data.decode("utf-8")
         doc = json.loads(text, parse_constant=_no_constants) if text.strip() else {}
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"policy config {path}: not UTF-8 text (byte at offset {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"policy config {path}: not JSON: {exc.msg} at line {exc.lineno}") from None
     except ValueError as exc:  # NaN / Infinity: JSON has no such numbers (RFC 8259 section 6)

@@ -7,7 +7,6 @@ ARCHITECTURE.md, "Contracts other tools rely on".
 from __future__ import annotations
 
 import json
-import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -109,20 +108,12 @@ def _no_constants(name: str) -> Any:
 
 def read_plans(path: Path) -> list[Plan]:
     """Read a `mlinfra plan --output json` document (or a single plan entry)."""
+    from components.files import read_limited, utf8
+
     where = f"--plan-file {path}"
+    text = utf8(read_limited(path, MAX_PLAN_BYTES, where, "not a plan document"), where, "not a plan document")
     try:
-        info = Path(path).stat()
-        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
-            raise ConfigError(f"{where}: not a regular file")
-        if info.st_size > MAX_PLAN_BYTES:
-            raise ConfigError(f"{where}: larger than {MAX_PLAN_BYTES >> 20} MiB; not a plan document")
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
-    try:
-        doc = json.loads(data.decode("utf-8"), parse_constant=_no_constants)
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{where}: not UTF-8 text (byte at offset {exc.start}); not a plan document") from None
+        doc = json.loads(text, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{where}: not JSON: {exc.msg} at line {exc.lineno}") from None
     except ValueError as exc:

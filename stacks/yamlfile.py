@@ -20,9 +20,7 @@ line number) when it is:
 from __future__ import annotations
 
 import math
-import os
 import re
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -185,19 +183,9 @@ def parse(text: str, source: str) -> Any:
 
 def read(path: Path) -> Any:
     """Read and parse a YAML file with the limits above."""
+    from components.files import read_limited, utf8
+
     source = Path(path).name
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would block or never end
-            raise ConfigError(f"{path}: not a regular file")
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise ConfigError(f"{source}: larger than {MAX_BYTES // 1024} KiB; a stack settings file is a few KiB")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{source}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                          "is this a binary file?") from None
+    data = read_limited(path, MAX_BYTES, str(path), "a stack settings file is a few KiB")
+    text = utf8(data, source, "is this a binary file?")
     return parse(text, source)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import stop
+
 AZURITE_DIR = Path(__file__).resolve().parent / "azurite"
 AZURITE_BIN = AZURITE_DIR / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's fixed development account and key, published in its README ("Default Storage Account").
@@ -159,12 +161,7 @@ def azurite(tmp_path_factory):
     # Keep draining its output so a full pipe can never block it.
     threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
     yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop(process)
 
 
 def azurite_connection_string(url: str, key: str = AZURITE_KEY) -> str:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.processes import stop
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -61,12 +63,7 @@ def serve(*command: str, **settings: str):
                 time.sleep(0.1)
             yield live
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 def read_response(sock: socket.socket, no_body: bool = False) -> tuple[int, dict[str, str], bytes]:
