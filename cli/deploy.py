@@ -72,7 +72,12 @@ def confirm(question: str, yes: bool) -> None:
         raise typer.Exit(1)
 
 
+# Shown first: what a user looks for after a deploy.
+LEADING_OUTPUTS = ("endpoint", "image", "image_digest")
+
+
 def print_outputs(title: str, outputs: dict[str, Any]) -> None:
+    """The stack's outputs, endpoint and image digest first; DNS records to create as their own list."""
     from rich.table import Table
 
     from cli.output import console
@@ -80,9 +85,20 @@ def print_outputs(title: str, outputs: dict[str, Any]) -> None:
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("output")
     table.add_column("value", overflow="fold")
-    for key, value in outputs.items():
-        table.add_row(key, str(value))
+    order = [k for k in LEADING_OUTPUTS if k in outputs] + [k for k in outputs if k not in LEADING_OUTPUTS]
+    records = outputs.get("dns_records") or []
+    for key in order:
+        if key == "dns_records" and records:
+            continue
+        table.add_row(key, str(outputs[key]))
     console.print(table)
+    if records:
+        console.print("Create these DNS records in the domain's zone (the certificate is issued once they resolve):")
+        for record in records:
+            if isinstance(record, dict):
+                purpose = f"  ({record['purpose']})" if record.get("purpose") else ""
+                console.print(f"  {record.get('name', '?')}  {record.get('type', '?')}  {record.get('value', '?')}"
+                              f"{purpose}", soft_wrap=True)
 
 
 def deploy(

@@ -124,6 +124,24 @@ def test_outputs_and_destroy(fake):
     assert "dev" in fake.stacks()  # destroy keeps the stack (its history); only env down removes previews
 
 
+def test_deploy_and_outputs_show_endpoint_digest_and_the_dns_records_to_create(fake, monkeypatch):
+    # Issue 17: deploy prints the endpoint and the image digest; issue 18: deploy and outputs print the
+    # records the user must create when the program does not manage the zone.
+    records = [{"name": "_x.digits.example.com.", "type": "CNAME", "value": "_y.acm-validations.aws.",
+                "purpose": "certificate validation"},
+               {"name": "digits.example.com", "type": "CNAME", "value": "alb.example.test"}]
+    monkeypatch.setenv("FAKE_PULUMI_DNS_RECORDS", json.dumps(records))
+    deployed = invoke(fake, "deploy", "--yes")
+    assert deployed.exit_code == 0, deployed.output
+    for result in (deployed, invoke(fake, "outputs")):
+        text = result.stdout
+        assert "https://digits-dev.example.test" in text and "sha256:" + "ab" * 32 in text
+        assert text.index("endpoint") < text.index("image_digest") < text.index("cloud")
+        assert "Create these DNS records" in text
+        assert "_x.digits.example.com.  CNAME  _y.acm-validations.aws.  (certificate validation)" in text
+        assert "digits.example.com  CNAME  alb.example.test" in text
+
+
 def test_outputs_of_a_stack_never_deployed_is_exit_1(fake):
     assert_one_clean_error(invoke(fake, "outputs", "--env", "prod"), 1, "no stack named prod")
 
