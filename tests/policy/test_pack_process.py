@@ -2,6 +2,7 @@
 These tests talk to it the way the engine does (GetAnalyzerInfo, Configure, Analyze, AnalyzeStack)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,8 +40,11 @@ def own_analyzer():
 
 def _serve():
     # Started from another folder on purpose: the pack must find the project by itself.
+    # pulumi_policy writes the port with `sys.stdout.buffer.write` and no flush (pulumi_policy/policy.py,
+    # PolicyPack.__init__), so the reader must run it unbuffered. Set here, not inherited: a machine
+    # whose environment happened to carry PYTHONUNBUFFERED hid this, and under `env -i` the test hung.
     proc = subprocess.Popen([sys.executable, str(ROOT / "policy" / "__main__.py")], cwd="/", stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         port = proc.stdout.readline().strip()
         assert port.isdigit(), proc.stderr.read() if proc.poll() is not None else port
