@@ -82,15 +82,22 @@ def _code_roots() -> list[Path]:
     return [Path(components.__file__).resolve().parent, Path(stacks.__file__).resolve().parent]
 
 
-def key(project_dir: Path, target: "Target") -> Optional[str]:
-    """The cache key of a target's plan, or None when the plan must not be cached (previews)."""
-    if "preview" in target.raw.values:
-        return None
+def program_digest(project_dir: Path) -> bytes:
+    """What every target of one project shares: package versions, the program's code, Pulumi.yaml.
+    Compute it once for a batch of targets (planning.plan_in_parallel) and pass it to `key`."""
     digest = hashlib.sha256(f"mlinfra-plan-cache/{FORMAT}\0".encode())
     digest.update(json.dumps(_versions(), sort_keys=True).encode())
     for root in _code_roots():
         _hash_tree(digest, root)
     _hash_tree(digest, project_dir / "Pulumi.yaml")
+    return digest.digest()
+
+
+def key(project_dir: Path, target: "Target", program: Optional[bytes] = None) -> Optional[str]:
+    """The cache key of a target's plan, or None when the plan must not be cached (previews)."""
+    if "preview" in target.raw.values:
+        return None
+    digest = hashlib.sha256(program if program is not None else program_digest(project_dir))
     spec = target.spec()
     digest.update(json.dumps({"env": target.env, "cloud": target.cloud, "stack": target.stack,
                               "home": target.raw.home_cloud, "values": target.raw.values,

@@ -94,8 +94,9 @@ def plan_in_parallel(project_dir: Path, chosen: list[Target], jobs: int = 1, cac
     results: list[Optional[Plan]] = [None] * len(chosen)
     keys: list[Optional[str]] = [None] * len(chosen)
     if cache and plan_cache.enabled():
+        program = plan_cache.program_digest(project_dir)  # hashed once, not once per target
         for i, target in enumerate(chosen):
-            keys[i] = plan_cache.key(project_dir, target)
+            keys[i] = plan_cache.key(project_dir, target, program)
             results[i] = plan_cache.load(project_dir, keys[i]) if keys[i] else None
     todo = [i for i, plan in enumerate(results) if plan is None]
     fresh = _plan_fresh(project_dir, [chosen[i] for i in todo], jobs) if todo else []
